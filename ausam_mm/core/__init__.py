@@ -1,0 +1,12 @@
+"""Framework-free AUSAM: the SAM step, the score history and the selection rule (plain
+PyTorch; nothing here imports MMEngine)."""
+from .history import ScoreHistory
+from .sam import frozen_running_stats, grad_norm, perturb_, restore_
+from .selection import (SCORES, AUSAMScore, SelectionScore, UniformScore, build_score,
+                        draw_subset, f_max_at, register_score, scaled_scores, subset_size)
+
+__all__ = [
+    'ScoreHistory', 'frozen_running_stats', 'grad_norm', 'perturb_', 'restore_', 'SCORES',
+    'AUSAMScore', 'SelectionScore', 'UniformScore', 'build_score', 'draw_subset', 'f_max_at',
+    'register_score', 'scaled_scores', 'subset_size'
+]

@@ -1,0 +1,141 @@
+"""``AUSAMOptimWrapper``: the SAM step on the selected batch, plus each sample's DLP.
+
+The batch that arrives was already chosen by ``AUSAMBatchSampler``; this wrapper runs
+``SAMOptimWrapper``'s step on it unchanged and, from the two forwards it already does, posts
+``DLP_i = |l_i(w + e) - l_i(w)|`` for every sample to the run's score history.
+"""
+from typing import Any, Dict, List, Optional
+
+import torch
+from mmengine import dist
+from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from mmengine.structures import BaseDataElement
+from torch import Tensor
+
+from .amp import DeviceAmpOptimWrapper
+from ..core.history import ScoreHistory
+from .history_link import MISSING_SAMPLER, claim_history
+from .indexed_dataset import INDEX_KEY
+from .sam_optim_wrapper import SAMMixin, _Forward
+
+PER_SAMPLE_HELP = (
+    'AUSAM needs one loss value per sample: make the loss return shape (batch,) (the mean over '
+    "all other dimensions), e.g. mmpretrain `loss=dict(type='CrossEntropyLoss', "
+    "reduction='none')`, MMPose heads `loss=dict(type='PerSampleLoss', loss=<the head's "
+    'loss>)`, or build the config with `tools/train.py CONFIG --ausam`. MMEngine averages '
+    'the vector, so gradients and logs do not change.')
+
+
+def per_sample_loss(losses: Dict[str, Any], batch: int) -> Tensor:
+    """Sum, per sample, of the loss terms MMEngine's ``parse_losses`` adds up (``'loss'`` keys)."""
+    total = None
+    for key, value in losses.items():
+        if 'loss' not in key:
+            continue
+        for term in (value if isinstance(value, (list, tuple)) else [value]):
+            if not (isinstance(term, Tensor) and term.shape == (batch,)):
+                shape = tuple(term.shape) if isinstance(term, Tensor) else type(term).__name__
+                raise ValueError(f'loss {key!r} has shape {shape}, expected ({batch},). '
+                                 + PER_SAMPLE_HELP)
+            total = term.float() if total is None else total + term.float()
+    if total is None:
+        raise ValueError(f'the model returned no loss term (keys: {list(losses)})')
+    return total
+
+
+def sample_indices(forward: _Forward) -> List[int]:
+    """The ``dataset_index`` of each sample of the recorded forward, in batch order."""
+    args, kwargs = forward.calls[0]
+    samples = kwargs.get('data_samples')
+    if samples is None:
+        samples = next((a for a in args if isinstance(a, (list, tuple)) and a
+                        and isinstance(a[0], BaseDataElement)), None)
+    if not samples or not all(INDEX_KEY in s for s in samples):
+        raise RuntimeError(
+            "AUSAMOptimWrapper found no 'dataset_index' in the batch's data_samples: wrap the "
+            "train dataset as dataset=dict(type='IndexedDataset', dataset=<your dataset>).")
+    return [int(s.metainfo[INDEX_KEY]) for s in samples]
+
+
+def all_gather_posts(indices: Tensor, dlp: Tensor):
+    """Every rank's (index, DLP) pairs, so that all ranks keep the same history."""
+    if dist.get_world_size() == 1:
+        return indices, dlp
+    sizes = dist.all_gather(torch.tensor([indices.numel()], device=dlp.device))
+    width = int(max(s.item() for s in sizes))
+    pad = width - indices.numel()
+    packed = torch.stack([torch.nn.functional.pad(indices.to(dlp), (0, pad)),
+                          torch.nn.functional.pad(dlp, (0, pad))])
+    gathered = dist.all_gather(packed.to(torch.float64))
+    rows = [g[:, :int(s.item())] for g, s in zip(gathered, sizes)]
+    joined = torch.cat(rows, dim=1)
+    return joined[0].long(), joined[1]
+
+
+class AUSAMMixin(SAMMixin):
+    """SAM step + DLP posting. Arguments: those of :class:`SAMMixin` (default ``rho=0.1``).
+
+    Note:
+        Contracts: the model's loss-mode forward returns per-sample loss tensors of shape
+        (B,) (``per_sample_loss``), and every data sample carries ``dataset_index``
+        (``IndexedDataset``). Both are checked at every step; a mismatch raises, it never
+        writes scores to the wrong samples.
+    """
+
+    def __init__(self, *args, rho: float = 0.1, **kwargs) -> None:
+        super().__init__(*args, rho=rho, **kwargs)
+        self.history: Optional[ScoreHistory] = claim_history()
+
+    def _linked_history(self) -> ScoreHistory:
+        if self.history is None:
+            self.history = claim_history()  # built before the sampler (outside a Runner)
+        if self.history is None:
+            raise RuntimeError(MISSING_SAMPLER.format(who=type(self).__name__))
+        return self.history
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.history is not None:
+            state['ausam_history'] = self.history.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        saved = state_dict.pop('ausam_history', None)
+        if saved is not None:
+            self._linked_history().load_state_dict(saved)
+        super().load_state_dict(state_dict)
+
+    def _after_second_pass(self, forward: _Forward, second: Any) -> None:
+        history = self._linked_history()
+        indices = sample_indices(forward)
+        at_w = per_sample_loss(forward.output, len(indices))
+        at_e = per_sample_loss(second, len(indices))
+        dlp = (at_e - at_w).detach().abs().double()
+        all_indices, all_dlp = all_gather_posts(torch.tensor(indices, device=dlp.device), dlp)
+        history.post(all_indices, all_dlp)
+        hub = self.message_hub
+        hub.update_scalar('train/ausam/selected', len(indices))
+        hub.update_scalar('train/ausam/dlp_mean', float(dlp.mean()))
+        hub.update_scalar('train/ausam/coverage', history.coverage)
+
+
+@OPTIM_WRAPPERS.register_module()
+class AUSAMOptimWrapper(AUSAMMixin, OptimWrapper):
+    """AUSAM: SAM on the subset ``AUSAMBatchSampler`` chose, scores updated from its DLPs.
+
+    Examples:
+        >>> optim_wrapper = dict(
+        >>>     type='AUSAMOptimWrapper',
+        >>>     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-3),
+        >>>     rho=0.1)
+        >>> train_dataloader = dict(
+        >>>     batch_size=128,
+        >>>     batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5),
+        >>>     dataset=dict(type='IndexedDataset', dataset=dict(...)))
+    """
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpAUSAMOptimWrapper(AUSAMMixin, DeviceAmpOptimWrapper):
+    """:class:`AUSAMOptimWrapper` with automatic mixed precision (``dtype``, ``loss_scale``)."""

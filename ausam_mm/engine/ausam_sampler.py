@@ -1,0 +1,127 @@
+"""``AUSAMBatchSampler``: picks each step's subset before the data is loaded.
+
+The inner sampler's indices are grouped into candidate batches of ``batch_size`` (b); from each,
+``floor(ratio * b)`` indices are drawn with AUSAM's probabilities. Only those are loaded and
+augmented, so the data pipeline's cost falls with the compute's. Each draw is made when the
+DataLoader asks for the batch (scores posted meanwhile are used), from a generator seeded by
+(seed, epoch, batch, rank): runs are reproducible and resume exactly.
+"""
+import math
+from typing import Iterator, List, Optional, Union
+
+import torch
+from mmengine.dataset import InfiniteSampler
+from mmengine.dist import get_dist_info, sync_random_seed
+from mmengine.logging import MessageHub
+from mmengine.registry import DATA_SAMPLERS
+from torch.utils.data import Sampler
+
+from ..core.history import ScoreHistory
+from ..core.selection import SelectionScore, build_score, draw_subset, generator_for, \
+    subset_size
+from .history_link import offer_history
+from .indexed_dataset import IndexedDataset
+
+
+@DATA_SAMPLERS.register_module()
+class AUSAMBatchSampler(Sampler[List[int]]):
+    """Batches of the AUSAM-selected subset of each candidate batch.
+
+    Args:
+        sampler: the inner sampler (``DefaultSampler``, ``InfiniteSampler`` or any sampler with
+            a ``dataset``); MMEngine passes it.
+        batch_size: b, the candidate batch; MMEngine passes ``train_dataloader.batch_size``.
+        drop_last: drop a last, incomplete candidate batch.
+        ratio: fraction of each candidate batch that is loaded and gets the SAM step, (0, 1].
+        f_min, f_max, ramp_start, ramp_epochs: the probability range and its ramp (AUSAM.md);
+            used by ``score='ausam'``.
+        warmup_epochs: epochs of full batches at the start, so that every sample gets a score.
+        score: ``'ausam'`` (the paper), ``'uniform'`` (random-subset SAM, the ablation), any
+            name registered with :func:`ausam_mm.core.selection.register_score`, a dict with
+            ``type`` and arguments, or an instance. A dict or instance overrides ``f_min`` etc.
+        beta: ``None`` keeps the running mean of each sample's DLPs (default); a float in
+            [0, 1) keeps an exponential moving average.
+        seed: seed of the draws; default: the inner sampler's ``seed`` (shared by all ranks).
+
+    The number of batches per epoch is that of a plain batch sampler, ``ceil(N_rank / b)``, so
+    iteration-based schedules are unchanged; ``warmup_epochs`` and the ramp count epochs of the
+    train loop (with ``InfiniteSampler``: ``ceil(N_rank / b)`` batches make an epoch).
+
+    Examples:
+        >>> train_dataloader = dict(
+        >>>     batch_size=128,
+        >>>     sampler=dict(type='DefaultSampler', shuffle=True),
+        >>>     batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1,
+        >>>                        f_max=0.5, ramp_epochs=30, warmup_epochs=1),
+        >>>     dataset=dict(type='IndexedDataset', dataset=dict(...)))
+    """
+
+    def __init__(self, sampler: Sampler, batch_size: int, drop_last: bool = False,
+                 ratio: float = 0.5, f_min: float = 0.1, f_max: float = 0.5,
+                 ramp_start: float = 0, ramp_epochs: float = 30, warmup_epochs: int = 1,
+                 score: Union[str, dict, SelectionScore] = 'ausam',
+                 beta: Optional[float] = None, seed: Optional[int] = None) -> None:
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f'`batch_size` must be a positive integer, got {batch_size}')
+        if not 0 < ratio <= 1:
+            raise ValueError(f'`ratio` must be in (0, 1], got {ratio}')
+        if warmup_epochs < 0:
+            raise ValueError(f'`warmup_epochs` must be >= 0, got {warmup_epochs}')
+        dataset = getattr(sampler, 'dataset', None)
+        if not isinstance(dataset, IndexedDataset):
+            raise TypeError(
+                'AUSAMBatchSampler needs the sample indices to travel with the data: wrap the '
+                'train dataset as\n    dataset=dict(type=\'IndexedDataset\', dataset=<your '
+                f'dataset>)\n(the inner sampler\'s dataset is {type(dataset).__name__}).')
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.ratio = ratio
+        self.warmup_epochs = warmup_epochs
+        if isinstance(score, str) and score == 'ausam':
+            score = dict(type='ausam', f_min=f_min, f_max=f_max, ramp_start=ramp_start,
+                         ramp_epochs=ramp_epochs)
+        self.score = build_score(score)
+        self.seed = seed if seed is not None else getattr(sampler, 'seed', None)
+        if self.seed is None:
+            self.seed = sync_random_seed()
+        self.rank, self.world_size = get_dist_info()
+        self.infinite = isinstance(sampler, InfiniteSampler)
+        self._passes = 0  # __iter__ calls, the epoch of samplers that do not keep one
+        self.message_hub = MessageHub.get_current_instance()
+        self.history = ScoreHistory(len(dataset), beta=beta)
+        offer_history(self.history)
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        if self.infinite:  # InfiniteSampler's len is the whole dataset's
+            n = math.ceil(n / self.world_size)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _epoch(self, batch: int) -> int:
+        if self.infinite:
+            return batch // max(len(self), 1)
+        return getattr(self.sampler, 'epoch', self._passes - 1)
+
+    def __iter__(self) -> Iterator[List[int]]:
+        self._passes += 1
+        candidates: List[int] = []
+        batch = 0
+        for index in self.sampler:
+            candidates.append(index)
+            if len(candidates) == self.batch_size:
+                yield self.select(candidates, self._epoch(batch), batch)
+                candidates, batch = [], batch + 1
+        if candidates and not self.drop_last:
+            yield self.select(candidates, self._epoch(batch), batch)
+
+    def select(self, candidates: List[int], epoch: int, batch: int) -> List[int]:
+        """The subset of one candidate batch (all of it during warm-up or when ratio is 1)."""
+        k = subset_size(self.ratio, len(candidates))
+        if epoch < self.warmup_epochs or k >= len(candidates):
+            return list(candidates)
+        probs = self.score.probabilities(self.history, torch.as_tensor(candidates), epoch)
+        chosen = draw_subset(probs, k, generator_for(self.seed, epoch, batch, self.rank))
+        for name, value in self.score.stats(epoch).items():
+            self.message_hub.update_scalar(f'train/ausam/{name}', value)
+        return [candidates[i] for i in chosen.tolist()]

@@ -1,0 +1,63 @@
+"""``IndexedDataset``: every sample carries the index it was loaded by, through any wrapper.
+
+AUSAM remembers a score per training sample, so the optimizer wrapper must know which samples
+a batch holds. The index travels with the data (``data_samples.metainfo['dataset_index']``),
+so it survives worker processes, prefetching, DDP and MMEngine's batch skipping on resume, and
+it is the global index when the wrapped dataset is a ``ConcatDataset`` or MMPose's
+``CombinedDataset`` (wrap the outermost dataset).
+
+Examples:
+    >>> train_dataloader = dict(
+    >>>     dataset=dict(type='IndexedDataset', dataset=dict(type='CocoDataset', ...)))
+"""
+from typing import Any, Union
+
+from mmengine.registry import DATASETS
+from mmengine.structures import BaseDataElement
+
+INDEX_KEY = 'dataset_index'
+
+
+@DATASETS.register_module()
+class IndexedDataset:
+    """Wraps a dataset; ``data['data_samples']`` gets ``dataset_index`` in its metainfo.
+
+    Every other attribute (``metainfo``, ``pipeline`` - which MMPose's ``PipelineSwitchHook``
+    assigns -, ``full_init`` ...) is the wrapped dataset's.
+
+    Args:
+        dataset: the dataset, or its config.
+    """
+
+    def __init__(self, dataset: Union[dict, Any]) -> None:
+        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int) -> Any:
+        data = self.dataset[idx]
+        samples = data.get('data_samples') if isinstance(data, dict) else None
+        if not isinstance(samples, BaseDataElement):
+            raise TypeError(
+                'IndexedDataset needs samples packed as dict(inputs=..., data_samples=<a '
+                f'BaseDataElement>) (MMPose, mmpretrain and mmdet packers do this); got '
+                f'{type(data).__name__} with data_samples={type(samples).__name__}.')
+        samples.set_metainfo({INDEX_KEY: int(idx)})
+        return data
+
+    @property
+    def pipeline(self):
+        return self.dataset.pipeline
+
+    @pipeline.setter
+    def pipeline(self, value) -> None:
+        self.dataset.pipeline = value
+
+    def __getattr__(self, name: str) -> Any:
+        if name == 'dataset' or name.startswith('__'):  # not yet set (e.g. while unpickling)
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __repr__(self) -> str:
+        return f'IndexedDataset({self.dataset!r})'

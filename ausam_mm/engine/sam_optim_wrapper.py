@@ -1,0 +1,210 @@
+"""``SAMOptimWrapper``: SAM inside MMEngine's one-pass ``train_step``, no model or loop change.
+
+MMEngine's ``BaseModel.train_step`` (and ``MMDistributedDataParallel.train_step``) runs the
+forward inside ``optim_wrapper.optim_context(model)`` and then calls
+``optim_wrapper.update_params(loss)``. The wrapper records that forward's inputs while the
+context is open and, in ``update_params``, does the rest of the SAM step of AUSAM.md: ascent
+backward, ``w + e``, a second forward + backward on the same inputs (BatchNorm running
+statistics frozen), ``w`` restored, then the base optimizer's clipped step.
+"""
+from contextlib import ExitStack, contextmanager
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from torch import Tensor, nn
+
+from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
+    unstash_grads
+from .amp import DeviceAmpOptimWrapper
+
+
+class _Forward:
+    """The one model call seen inside ``optim_context``: the module, its inputs, its output."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.calls: List[Tuple[tuple, dict]] = []
+        self.output: Any = None
+
+    def rerun(self) -> Any:
+        args, kwargs = self.calls[0]
+        return self.model(*args, **kwargs)
+
+    @property
+    def parse_losses(self):
+        module = self.model.module if is_model_wrapper(self.model) else self.model
+        return module.parse_losses
+
+
+class SAMMixin:
+    """The SAM step, mixed into an MMEngine optimizer wrapper (fp32 or AMP).
+
+    Args:
+        rho: SAM radius. Stored in every param group as ``'rho'`` (``setdefault``), so a param
+            group may carry its own and MMEngine's param schedulers can schedule it
+            (``dict(type='CosineAnnealingParamScheduler', param_name='rho', ...)``).
+        adaptive: ASAM's elementwise scaling ``T = |w| + eta`` instead of plain SAM.
+        eta: ASAM's ``eta``.
+        sync_perturbation: under DDP, all-reduce the first-pass gradient so that every rank
+            perturbs by the same ``e`` (costs one extra all-reduce). Default: each rank perturbs
+            by its own gradient (no communication), the second pass is synchronised.
+
+    Note:
+        Contract with the model: inside ``optim_context`` the model is called exactly once
+        (``BaseModel.train_step`` does), and calling it again with the same inputs gives the
+        loss dict at the current weights. Parameters with ``sam_perturb = False`` set on them
+        are updated by the optimizer but not perturbed (see ``BrevitasQATModel``).
+
+    Note:
+        ``accumulative_counts > 1`` is supported: each micro-batch does its own two passes and
+        the second-pass gradients accumulate; the perturbation of a micro-batch is computed
+        from that micro-batch's gradient alone.
+    """
+
+    def __init__(self, *args, rho: float = 0.05, adaptive: bool = False, eta: float = 0.01,
+                 sync_perturbation: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not rho >= 0:
+            raise ValueError(f'`rho` must be >= 0, got {rho}')
+        if eta < 0:
+            raise ValueError(f'`eta` must be >= 0, got {eta}')
+        for group in self.optimizer.param_groups:
+            group.setdefault('rho', rho)
+        self.adaptive = adaptive
+        self.eta = eta
+        self.sync_perturbation = sync_perturbation
+        self._forward: Optional[_Forward] = None
+
+    # -- capture ---------------------------------------------------------------------------
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """The base wrapper's context (autocast, accumulation), plus: no DDP sync for the ascent
+        pass (unless ``sync_perturbation``) and the record of the forward call."""
+        forward = _Forward(model)
+
+        def record_inputs(module, args, kwargs):
+            forward.calls.append((args, kwargs))
+
+        def record_output(module, args, kwargs, output):
+            forward.output = output
+
+        with ExitStack() as stack:
+            stack.enter_context(super().optim_context(model))
+            if hasattr(model, 'no_sync') and not self.sync_perturbation:
+                stack.enter_context(model.no_sync())
+            handles = [model.register_forward_pre_hook(record_inputs, with_kwargs=True),
+                       model.register_forward_hook(record_output, with_kwargs=True)]
+            stack.callback(lambda: [h.remove() for h in handles])
+            yield
+        self._forward = forward
+
+    def _take_forward(self) -> _Forward:
+        forward, self._forward = self._forward, None
+        name = type(self).__name__
+        if forward is None or not forward.calls:
+            raise RuntimeError(
+                f'{name}.update_params() found no model forward to repeat: SAM reruns the '
+                'forward that ran inside `optim_wrapper.optim_context(model)`. Use a model '
+                "whose train_step is MMEngine's BaseModel.train_step, or call the model inside "
+                'that context before update_params().')
+        if len(forward.calls) > 1:
+            raise RuntimeError(
+                f'{name} saw the model called {len(forward.calls)} times inside '
+                'optim_context; SAM can only repeat a train_step with a single forward.')
+        return forward
+
+    # -- the step --------------------------------------------------------------------------
+
+    def update_params(self, loss: Tensor, step_kwargs: Optional[Dict] = None,
+                      zero_kwargs: Optional[Dict] = None) -> None:
+        forward = self._take_forward()
+        params = [p for g in self.optimizer.param_groups for p in g['params']]
+        accumulated = stash_grads(params)  # the update gradient of earlier micro-batches
+
+        self.backward(self.scale_loss(loss))  # ascent pass: g
+        self._inner_count -= 1  # one update_params counts once (OptimWrapper's contract)
+        saved, perturbed, norm = self._ascend()
+        unstash_grads(params, accumulated)
+
+        with self._second_pass_context(forward.model):
+            second = forward.rerun()
+        loss_at_e, _ = forward.parse_losses(second)
+        self.backward(self.scale_loss(loss_at_e))  # descent pass: g_sam
+        restore_(perturbed, saved)
+
+        self._log_step(norm, loss, loss_at_e)
+        self._after_second_pass(forward, second)
+        if self.should_update():
+            self.step(**(step_kwargs or {}))
+            self.zero_grad(**(zero_kwargs or {}))
+
+    def _ascend(self) -> Tuple[List[Tensor], List[Tensor], Tensor]:
+        """``w <- w + e`` from the ascent gradients; returns (saved w, moved params, ||g||)."""
+        groups = [[p for p in g['params']
+                   if p.grad is not None and getattr(p, 'sam_perturb', True)]
+                  for g in self.optimizer.param_groups]
+        flat = [p for group in groups for p in group]
+        norm = grad_norm(flat, self.adaptive, self.eta)
+        # fp16: an overflowing ascent pass (inf/nan norm) skips the perturbation; the scaler
+        # then judges the descent pass. Scaled gradients give the same e (e is scale-free).
+        if not flat or not bool(torch.isfinite(norm)):
+            return [], [], norm
+        rhos = [g['rho'] for g in self.optimizer.param_groups]
+        saved = perturb_(groups, rhos, norm, self.adaptive, self.eta)
+        return saved, flat, norm
+
+    def _second_pass_context(self, model: nn.Module):
+        """Autocast and accumulation sync of the base wrapper, BatchNorm statistics frozen."""
+        stack = ExitStack()
+        stack.enter_context(super().optim_context(model))
+        stack.enter_context(frozen_running_stats(model))
+        return stack
+
+    def _after_second_pass(self, forward: _Forward, second: Any) -> None:
+        """Hook for subclasses: both passes' outputs are known (AUSAM reads its DLPs here)."""
+
+    def _log_step(self, norm: Tensor, loss: Tensor, loss_at_e: Tensor) -> None:
+        scaler = getattr(self, 'loss_scaler', None)
+        scale = scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0
+        values = torch.stack([norm.detach().float().cpu() / scale,
+                              (loss_at_e.detach() - loss.detach()).float().cpu()]).tolist()
+        self.message_hub.update_scalar('train/sam/grad_norm', values[0])
+        self.message_hub.update_scalar('train/sam/sharpness', values[1])
+
+
+@OPTIM_WRAPPERS.register_module()
+class SAMOptimWrapper(SAMMixin, OptimWrapper):
+    """Sharpness-Aware Minimization around any base optimizer (fp32).
+
+    Two forward+backward passes per step on the same batch; the base optimizer (its momentum,
+    weight decay, ``paramwise_cfg``, LR schedule) steps with the gradient taken at ``w + e``.
+    ``clip_grad`` clips that gradient. See :class:`SAMMixin` for the arguments.
+
+    Examples:
+        >>> optim_wrapper = dict(
+        >>>     type='SAMOptimWrapper',
+        >>>     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-3),
+        >>>     rho=0.05, adaptive=False, clip_grad=None)
+    """
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpSAMOptimWrapper(SAMMixin, DeviceAmpOptimWrapper):
+    """:class:`SAMOptimWrapper` with automatic mixed precision, on CUDA or the CPU.
+
+    Both passes run under autocast; fp16 uses one ``GradScaler`` across them: an overflowing
+    ascent pass skips the perturbation, an overflowing descent pass skips the step (``w`` is
+    restored first in every case). ``tools/train.py --amp`` switches ``SAMOptimWrapper`` to
+    this class.
+
+    Examples:
+        >>> optim_wrapper = dict(
+        >>>     type='AmpSAMOptimWrapper', dtype='bfloat16',   # or 'float16'
+        >>>     loss_scale='dynamic',
+        >>>     optimizer=dict(type='SGD', lr=0.1, momentum=0.9), rho=0.05)
+    """
+

@@ -1,0 +1,48 @@
+import os
+import sys
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))  # tests/toy.py and friends
+
+import ausam_mm  # noqa: E402,F401  (registers)
+
+DATA = os.path.join(os.path.dirname(__file__), 'data')
+
+
+def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, n=32,
+                   batch_size=8, score='ausam', num_workers=0, persistent_workers=False,
+                   sampler=None, train_cfg=None, **kwargs):
+    """A complete Runner config for ToyConvNet on ToyImageDataset."""
+    dataloader = dict(
+        batch_size=batch_size, num_workers=num_workers, persistent_workers=persistent_workers,
+        sampler=sampler or dict(type='DefaultSampler', shuffle=True),
+        dataset=dict(type='IndexedDataset', dataset=dict(type='ToyImageDataset', n=n)),
+        collate_fn=dict(type='pseudo_collate'))
+    if optim.startswith(('AUSAM', 'AmpAUSAM')):
+        dataloader['batch_sampler'] = dict(type='AUSAMBatchSampler', ratio=ratio, f_min=0.1,
+                                           f_max=0.5, ramp_epochs=1, warmup_epochs=1,
+                                           score=score)
+    cfg = dict(
+        model=dict(type='ToyConvNet'),
+        work_dir=str(work_dir),
+        experiment_name=f'test_{uuid.uuid4().hex[:8]}',
+        train_dataloader=dataloader,
+        train_cfg=train_cfg or dict(by_epoch=True, max_epochs=epochs),
+        optim_wrapper=dict(type=optim, optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
+                           rho=0.1),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
+                           logger=dict(type='LoggerHook', interval=1)),
+        randomness=dict(seed=0),
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        log_level='WARNING')
+    if optim == 'OptimWrapper':
+        cfg['optim_wrapper'].pop('rho')
+    cfg.update(kwargs)
+    return cfg
+
+
+@pytest.fixture
+def runner_cfg():
+    return toy_runner_cfg

@@ -1,0 +1,201 @@
+"""AUSAMBatchSampler + AUSAMOptimWrapper in real MMEngine Runners."""
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import DefaultSampler, InfiniteSampler
+from mmengine.logging import MessageHub
+from mmengine.runner import Runner
+
+from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset, resume_checkpoint_path
+from toy import ToyImageDataset
+
+
+def train(cfg):
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+    return runner
+
+
+def weights(runner):
+    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+
+
+def history_of(runner):
+    return copy.deepcopy(runner.optim_wrapper.history)
+
+
+def sampler_for(n=20, batch_size=8, **kwargs):
+    MessageHub.get_instance(f'sampler_test_{id(kwargs)}')
+    dataset = IndexedDataset(ToyImageDataset(n=n))
+    return AUSAMBatchSampler(DefaultSampler(dataset, shuffle=True, seed=0), batch_size,
+                             **kwargs)
+
+
+def test_sampler_keeps_batches_per_epoch_and_draws_floor_ratio_b():
+    sampler = sampler_for(n=20, batch_size=8, ratio=0.5, warmup_epochs=1)
+    assert len(sampler) == 3
+    sampler.sampler.set_epoch(0)
+    warm = list(sampler)
+    assert [len(b) for b in warm] == [8, 8, 4]  # warm-up: whole candidate batches
+    assert sorted(i for b in warm for i in b) == list(range(20))
+    sampler.sampler.set_epoch(1)
+    batches = list(sampler)
+    assert [len(b) for b in batches] == [4, 4, 2]
+    candidates = list(sampler.sampler)
+    for b, start in zip(batches, (0, 8, 16)):  # each subset comes from its candidate batch,
+        cand = candidates[start:start + 8]     # in the candidates' order
+        assert set(b) <= set(cand) and b == sorted(b, key=cand.index)
+    assert batches == list(sampler)  # same seed, epoch: same draws
+
+
+def test_sampler_reads_scores_posted_during_the_epoch():
+    sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0,
+                          ramp_epochs=0, f_min=0.001, f_max=1.0)
+    history = sampler.history
+    dlp = torch.full((16,), 1e-6)
+    dlp[[3, 5, 7, 11]] = 1.0  # four samples dominate
+    history.post(torch.arange(16), dlp)
+    counts = torch.zeros(16)
+    for epoch in range(50):
+        sampler.sampler.set_epoch(epoch)
+        for b in sampler:
+            counts[b] += 1
+    assert counts[[3, 5, 7, 11]].min() > 25 and counts.sum() == 200
+
+
+def test_sampler_requires_indexed_dataset():
+    with pytest.raises(TypeError, match="type='IndexedDataset'"):
+        AUSAMBatchSampler(DefaultSampler(ToyImageDataset(n=8)), 4)
+    with pytest.raises(ValueError, match='1.5'):
+        sampler_for(ratio=1.5)
+
+
+def test_infinite_sampler_counts_epochs_by_batches():
+    MessageHub.get_instance('infinite_test')
+    dataset = IndexedDataset(ToyImageDataset(n=16))
+    sampler = AUSAMBatchSampler(InfiniteSampler(dataset, seed=0), 8, ratio=0.5,
+                                warmup_epochs=1)
+    it = iter(sampler)
+    sizes = [len(next(it)) for _ in range(6)]
+    assert sizes == [8, 8, 4, 4, 4, 4]
+
+
+def test_ratio_one_is_bit_identical_to_sam(tmp_path, runner_cfg):
+    sam = train(runner_cfg(tmp_path / 'sam', optim='SAMOptimWrapper', epochs=3))
+    ausam = train(runner_cfg(tmp_path / 'ausam', ratio=1.0, epochs=3))
+    a, b = weights(sam), weights(ausam)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert history_of(ausam).coverage == 1.0
+
+
+def test_ausam_trains_logs_and_posts_true_dlps(tmp_path, runner_cfg):
+    runner = train(runner_cfg(tmp_path, ratio=0.5, epochs=3, log_level='INFO'))
+    hub = runner.message_hub
+    history = history_of(runner)
+    # 32 samples: 4 full batches in warm-up, then 2 epochs of 4 half batches (16 posts each)
+    assert int(history.count.sum()) == 32 + 16 + 16
+    assert hub.get_scalar('train/ausam/selected').current() == 4
+    assert hub.get_scalar('train/ausam/coverage').current() == 1.0
+    assert 0.1 <= hub.get_scalar('train/ausam/f_max').current() <= 0.5
+    assert hub.get_scalar('train/ausam/dlp_mean').current() > 0
+    log = open(next((tmp_path / runner.timestamp).glob('*.log'))).read()
+    assert 'ausam/selected' in log and 'sam/sharpness' in log
+
+
+def test_dlp_is_the_loss_change_under_the_perturbation(runner_cfg, tmp_path):
+    """One step by hand: DLP_i = |l_i(w+e) - l_i(w)| with e from the batch's mean gradient."""
+    from mmengine.optim import build_optim_wrapper
+    from ausam_mm.core import ScoreHistory
+    from toy import ToyConvNet, toy_batch
+
+    torch.manual_seed(0)
+    model = ToyConvNet()
+    wrapper = build_optim_wrapper(model, dict(type='AUSAMOptimWrapper', rho=0.5,
+                                              optimizer=dict(type='SGD', lr=0.1)))
+    wrapper.history = ScoreHistory(8)
+    batch = toy_batch(n=8)
+    for i, s in enumerate(batch['data_samples']):
+        s.set_metainfo(dict(dataset_index=7 - i))
+    probe = copy.deepcopy(model)
+    model.train_step(batch, wrapper)
+
+    data = probe.data_preprocessor(batch, True)
+    at_w = probe(**data, mode='loss')['loss']
+    at_w.mean().backward()
+    params = list(probe.parameters())
+    norm = torch.norm(torch.stack([p.grad.norm() for p in params]))
+    with torch.no_grad():
+        for p in params:
+            p.add_(0.5 * p.grad / (norm + 1e-12))
+        at_e = probe(**data, mode='loss')['loss']
+    expected = (at_e - at_w).abs().detach().double()
+    history = wrapper.history
+    torch.testing.assert_close(history.adlp(torch.arange(7, -1, -1)), expected,
+                               atol=1e-6, rtol=0)
+
+
+def test_resume_is_bit_exact(tmp_path, runner_cfg):
+    straight = train(runner_cfg(tmp_path / 'straight', epochs=3))
+    first = train(runner_cfg(tmp_path / 'split', epochs=2))
+    del first
+    load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
+    assert load_from.startswith('own-run://')
+    resumed = train(runner_cfg(tmp_path / 'split', epochs=3, resume=True, load_from=load_from))
+    a, b = weights(straight), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ha, hb = history_of(straight), history_of(resumed)
+    assert torch.equal(ha.total, hb.total) and torch.equal(ha.count, hb.count)
+
+
+def test_iter_based_resume_with_skipped_batches_is_exact(tmp_path, runner_cfg):
+    """MMEngine skips the trained batches on an iteration-based resume: indices still match."""
+    def cfg(work_dir, iters, **kw):
+        return runner_cfg(work_dir, train_cfg=dict(by_epoch=False, max_iters=iters),
+                          default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                                             interval=5, by_epoch=False)),
+                          **kw)
+    straight = train(cfg(tmp_path / 'straight', 14))
+    train(cfg(tmp_path / 'split', 10))
+    load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
+    resumed = train(cfg(tmp_path / 'split', 14, resume=True, load_from=load_from))
+    a, b = weights(straight), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(history_of(straight).count, history_of(resumed).count)
+
+
+def test_workers_and_persistent_workers(tmp_path, runner_cfg):
+    ref = train(runner_cfg(tmp_path / 'w0', epochs=3))
+    runner = train(runner_cfg(tmp_path / 'w2', epochs=3, num_workers=2,
+                              persistent_workers=True))
+    assert torch.equal(history_of(ref).count, history_of(runner).count)
+    a, b = weights(ref), weights(runner)
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
+
+
+def test_uniform_score_is_random_subset_sam(tmp_path, runner_cfg):
+    runner = train(runner_cfg(tmp_path, score='uniform', epochs=2))
+    assert runner.message_hub.get_scalar('train/ausam/selected').current() == 4
+
+
+def test_missing_sampler_error_names_the_config_lines(tmp_path, runner_cfg):
+    cfg = runner_cfg(tmp_path, epochs=1)
+    cfg['train_dataloader'].pop('batch_sampler')
+    with pytest.raises(RuntimeError, match="type='AUSAMBatchSampler'"):
+        train(cfg)
+
+
+def test_scalar_loss_error_names_the_fix(tmp_path, runner_cfg):
+    cfg = runner_cfg(tmp_path, epochs=1, model=dict(type='ToyConvNet', per_sample=False))
+    with pytest.raises(ValueError, match="reduction='none'"):
+        train(cfg)
+
+
+def test_two_runners_keep_separate_histories(tmp_path, runner_cfg):
+    a = Runner.from_cfg(Config(runner_cfg(tmp_path / 'a', epochs=1, n=32)))
+    b = Runner.from_cfg(Config(runner_cfg(tmp_path / 'b', epochs=1, n=24)))
+    a.train()
+    b.train()
+    assert history_of(a).size == 32 and history_of(b).size == 24
+    assert int(history_of(a).count.sum()) == 32 and int(history_of(b).count.sum()) == 24
