@@ -6,8 +6,18 @@ into MMEngine's root registries, so the names resolve under any ``default_scope`
 - ``SAMOptimWrapper``, ``AmpSAMOptimWrapper``, ``AUSAMOptimWrapper``,
   ``AmpAUSAMOptimWrapper`` (OPTIM_WRAPPERS)
 - ``AUSAMBatchSampler`` (DATA_SAMPLERS), ``IndexedDataset`` (DATASETS)
+- the adapters of the frameworks that are installed: MMPose per-sample losses
+  (``ausam_mm.pose``), mmpretrain (``ausam_mm.cls``), Brevitas QAT (``ausam_mm.quant``).
 """
+from importlib import import_module
+from importlib.util import find_spec
+
 from . import engine  # noqa: F401  (registers)
 from .version import __version__
+
+ADAPTERS = {'cls': 'mmpretrain', 'pose': 'mmpose', 'quant': 'brevitas'}
+for _adapter, _framework in ADAPTERS.items():
+    if find_spec(_framework) is not None and find_spec(f'{__name__}.{_adapter}') is not None:
+        import_module(f'.{_adapter}', __name__)
 
 __all__ = ['__version__']

@@ -47,7 +47,9 @@ fi
 # sdist with that one flag changed. The wheel is cached per (mmcv, torch, python) version.
 mmcv_v=$(pin mmcv); torch_v=$(pin torch)
 py_tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-cache=${AUSAM_WHEEL_CACHE:-$HOME/.cache/ausam_mm/wheels}/mmcv${mmcv_v}-torch${torch_v}-${py_tag}
+# mmcv compiles CUDA ops when torch sees a GPU or FORCE_CUDA=1, CPU ops otherwise
+ops=$("$py" -c 'import os, torch; print("cuda" if torch.cuda.is_available() or os.environ.get("FORCE_CUDA") == "1" else "cpu")')
+cache=${AUSAM_WHEEL_CACHE:-$HOME/.cache/ausam_mm/wheels}/mmcv${mmcv_v}-torch${torch_v}-${py_tag}-${ops}
 step "mmcv $mmcv_v with ops (wheel cache: $cache)"
 if ! ls "$cache"/mmcv-"$mmcv_v"-*.whl >/dev/null 2>&1; then
   src=$(mktemp -d)

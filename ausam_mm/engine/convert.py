@@ -1,0 +1,132 @@
+"""Turn any MMEngine config into its SAM or AUSAM version, without editing a file.
+
+``tools/train.py CONFIG --sam [k=v ...]`` and ``--ausam [k=v ...]`` call these; so can users
+who build configs in code::
+
+    from mmengine.config import Config
+    from ausam_mm.engine.convert import to_ausam
+    cfg = Config.fromfile('mmpose::body_2d_keypoint/simcc/mpii/...py')
+    changes = to_ausam(cfg, ratio=0.5, rho=0.05)   # edits cfg in place, returns what it did
+
+What changes: the optimizer wrapper's type (its optimizer, ``paramwise_cfg``, ``clip_grad`` and
+accumulation are kept; AMP stays AMP), and for AUSAM the train dataloader's batch sampler, the
+dataset wrapper that carries sample indices, and per-sample losses in the model (each
+framework adapter in :data:`PER_SAMPLE_ADAPTERS` rewrites the loss configs it knows).
+``custom_imports`` gains ``ausam_mm``, so the dumped config reruns as is. Converting twice is
+the same as converting once.
+"""
+import inspect
+from typing import Any, Callable, Dict, List
+
+from mmengine.config import Config, ConfigDict
+
+from .ausam_sampler import AUSAMBatchSampler
+from .sam_optim_wrapper import SAMMixin
+
+# Framework adapters (ausam_mm.pose, ausam_mm.cls) append functions that take the model config,
+# rewrite its losses to per-sample ones in place and return a description of each change.
+PER_SAMPLE_ADAPTERS: List[Callable[[ConfigDict], List[str]]] = []
+
+_PLAIN = ('OptimWrapper', 'AmpOptimWrapper')
+_OURS = {
+    'sam': ('SAMOptimWrapper', 'AmpSAMOptimWrapper'),
+    'ausam': ('AUSAMOptimWrapper', 'AmpAUSAMOptimWrapper'),
+}
+
+
+def _arg_names(func) -> set:
+    return {n for n in inspect.signature(func).parameters if n not in ('self', 'args', 'kwargs')}
+
+
+WRAPPER_OPTIONS = _arg_names(SAMMixin.__init__)
+SAMPLER_OPTIONS = _arg_names(AUSAMBatchSampler.__init__) - {'sampler', 'batch_size'}
+
+
+def to_sam(cfg: Config, **options: Any) -> List[str]:
+    """SAM on every sample: ``optim_wrapper`` becomes ``SAMOptimWrapper`` (or its AMP twin)."""
+    _check_options(options, WRAPPER_OPTIONS, 'sam')
+    changes = _set_wrapper(cfg, 'sam', options)
+    return changes + _add_import(cfg)
+
+
+def to_ausam(cfg: Config, **options: Any) -> List[str]:
+    """AUSAM: the wrapper, the batch sampler, the index-carrying dataset, per-sample losses."""
+    _check_options(options, WRAPPER_OPTIONS | SAMPLER_OPTIONS, 'ausam')
+    wrapper_opts = {k: v for k, v in options.items() if k in WRAPPER_OPTIONS}
+    sampler_opts = {k: v for k, v in options.items() if k in SAMPLER_OPTIONS}
+    changes = _set_wrapper(cfg, 'ausam', wrapper_opts)
+    changes += _set_sampler(cfg, sampler_opts)
+    for adapt in PER_SAMPLE_ADAPTERS:
+        changes += adapt(cfg.model)
+    return changes + _add_import(cfg)
+
+
+def to_amp(cfg: Config) -> List[str]:
+    """``--amp``: our wrappers switch to their AMP twins, MMEngine's to ``AmpOptimWrapper``."""
+    wrapper = cfg.optim_wrapper
+    kind = wrapper.get('type', 'OptimWrapper')
+    amp_of = {plain: amp for plain, amp in (_PLAIN, *_OURS.values())}
+    if kind in amp_of.values():
+        return []
+    if kind not in amp_of:
+        raise ValueError(f'--amp supports OptimWrapper and the ausam_mm wrappers, not {kind!r}; '
+                         'set the AMP wrapper type in the config instead.')
+    wrapper.type = amp_of[kind]
+    wrapper.setdefault('loss_scale', 'dynamic')
+    return [f'optim_wrapper.type: {kind} -> {wrapper.type} (loss_scale={wrapper.loss_scale})']
+
+
+def _check_options(options: Dict, valid: set, flag: str) -> None:
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise ValueError(f'--{flag}: unknown option(s) {unknown}; valid: {sorted(valid)}')
+
+
+def _set_wrapper(cfg: Config, kind: str, options: Dict) -> List[str]:
+    wrapper = cfg.optim_wrapper
+    old = wrapper.get('type', 'OptimWrapper')
+    if old in _OURS[kind]:
+        new = old
+    elif old in _PLAIN + sum(_OURS.values(), ()):
+        new = _OURS[kind][int('Amp' in old)]
+    else:
+        raise ValueError(f'cannot convert optim_wrapper of type {old!r} to {kind.upper()}: '
+                         "only 'OptimWrapper', 'AmpOptimWrapper' and ausam_mm's wrappers are "
+                         'known. Set the wrapper in the config by hand.')
+    wrapper.type = new
+    wrapper.update(options)
+    opts = ', '.join(f'{k}={v!r}' for k, v in options.items())
+    return [f'optim_wrapper.type: {old} -> {new}' + (f' ({opts})' if opts else '')]
+
+
+def _set_sampler(cfg: Config, options: Dict) -> List[str]:
+    loader = cfg.train_dataloader
+    changes = []
+    current = loader.get('batch_sampler')
+    if current is not None and current.get('type') != 'AUSAMBatchSampler':
+        raise ValueError(f'train_dataloader already has a batch_sampler ({current.get("type")}); '
+                         'AUSAMBatchSampler replaces it. Remove it from the config first.')
+    sampler = dict(type='AUSAMBatchSampler', ratio=0.5)
+    sampler.update(current or {})
+    sampler.update(options)
+    loader.batch_sampler = sampler
+    changes.append('train_dataloader.batch_sampler = ' + _short(sampler))
+    if loader.dataset.get('type') != 'IndexedDataset':
+        loader.dataset = dict(type='IndexedDataset', dataset=loader.dataset)
+        changes.append(f"train_dataloader.dataset wrapped in IndexedDataset "
+                       f"(inner: {loader.dataset.dataset.get('type')})")
+    return changes
+
+
+def _add_import(cfg: Config) -> List[str]:
+    imports = cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
+    names = list(imports.get('imports', []))
+    if 'ausam_mm' in names:
+        return []
+    imports['imports'] = names + ['ausam_mm']
+    cfg.custom_imports = imports
+    return ["custom_imports += ['ausam_mm']"]
+
+
+def _short(d: Dict) -> str:
+    return 'dict(' + ', '.join(f'{k}={v!r}' for k, v in d.items()) + ')'

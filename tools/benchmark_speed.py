@@ -1,0 +1,232 @@
+"""Throughput of the base optimizer, SAM, AUSAM and random-subset SAM, interleaved in one run.
+
+For one config, every variant trains through a real MMEngine Runner (iteration-based, data
+loading included) and is timed after a few warm-up iterations; the variants take turns for
+``--rounds`` rounds so that machine noise hits them alike. Reported per variant: candidate
+samples per second (``batch_size`` x iterations / s: how fast an epoch goes), peak GPU memory,
+and the sample-passes per candidate sample counted by a forward hook (base 1, SAM 2, AUSAM
+2 x ratio). The table gives ratios to SAM and to the base optimizer; ``--out`` saves JSON.
+
+Without a config it benchmarks a small conv net (mmpretrain ``ResNet_CIFAR``, depth 18, 16
+base channels) on generated 40x40 PNG images with a real pipeline (decode, random resized
+crop, flip, pack). AUSAM variants run with ``warmup_epochs=0`` (the warm-up epoch is plain SAM
+and is not what is measured).
+
+Examples:
+    python tools/benchmark_speed.py                                  # small net, CPU
+    python tools/benchmark_speed.py CONFIG --batch-size 64 --amp --out results/speed.json
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+import ausam_mm  # noqa: F401
+from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
+
+VARIANTS = {
+    'base': None,
+    'sam': ('sam', {}),
+    'ausam_0.3': ('ausam', dict(ratio=0.3)),
+    'ausam_0.5': ('ausam', dict(ratio=0.5)),
+    'ausam_1.0': ('ausam', dict(ratio=1.0)),
+    'random_0.5': ('ausam', dict(ratio=0.5, score='uniform')),
+}
+
+
+class ThroughputHook(Hook):
+    """Times iterations after ``skip`` warm-up ones and counts the samples forwarded."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, skip: int) -> None:
+        self.skip = skip
+        self.stamps: List[float] = []
+        self.forwarded = 0
+        self.counting = False
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+
+        def count(module, args, kwargs):
+            if self.counting:
+                inputs = kwargs.get('inputs', args[0] if args else None)
+                self.forwarded += len(inputs)
+        model.register_forward_pre_hook(count, with_kwargs=True)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        if runner.iter + 1 >= self.skip:
+            self.stamps.append(time.perf_counter())
+            self.counting = True
+
+
+def make_demo_images(root: str, n: int = 512, size: int = 40, classes: int = 10) -> None:
+    """``n`` PNG images in mmpretrain's CustomDataset folder layout (class_x/xxx.png)."""
+    import cv2
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        label = i % classes
+        folder = osp.join(root, f'class_{label}')
+        os.makedirs(folder, exist_ok=True)
+        img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        img[..., label % 3] = np.clip(img[..., label % 3].astype(int) + 40 * label, 0, 255)
+        cv2.imwrite(osp.join(folder, f'{i:05d}.png'), img)
+
+
+def demo_config(data_root: str, batch_size: int) -> Config:
+    """Small conv net on generated images, mmpretrain objects throughout."""
+    return Config(dict(
+        default_scope='mmpretrain',
+        model=dict(
+            type='ImageClassifier',
+            backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=16, stem_channels=16,
+                          num_stages=4, out_indices=(3,)),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=128,
+                      loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+            data_preprocessor=dict(num_classes=10, mean=[125.3, 123.0, 113.9],
+                                   std=[63.0, 62.1, 66.7], to_rgb=True)),
+        train_dataloader=dict(
+            batch_size=batch_size, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            dataset=dict(type='CustomDataset', data_root=data_root, pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='RandomResizedCrop', scale=32),
+                dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+                dict(type='PackInputs')])),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-3)),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=10 ** 6)),
+        env_cfg=dict(cudnn_benchmark=True),
+        log_level='WARNING'))
+
+
+def variant_config(base: Config, name: str, work_dir: str, iters: int,
+                   amp: bool) -> Config:
+    cfg = copy.deepcopy(base)
+    cfg.work_dir = osp.join(work_dir, name)
+    cfg.experiment_name = f'bench_{name}_{time.time_ns()}'
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.param_scheduler = None
+    hooks = cfg.get('default_hooks') or {}
+    hooks.update(checkpoint=None, visualization=None,
+                 logger=dict(type='LoggerHook', interval=10 ** 6))
+    cfg.default_hooks = hooks
+    cfg.custom_hooks = []
+    cfg.log_level = 'WARNING'
+    kind = VARIANTS[name]
+    if kind is not None:
+        convert, options = kind
+        if convert == 'sam':
+            to_sam(cfg, **options)
+        else:
+            to_ausam(cfg, warmup_epochs=0, ramp_epochs=0, **options)
+    if amp:
+        to_amp(cfg)
+    return cfg
+
+
+def measure(cfg: Config, skip: int) -> Dict:
+    hook = ThroughputHook(skip)
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(hook)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    runner.train()
+    seconds = hook.stamps[-1] - hook.stamps[0]
+    iters = len(hook.stamps) - 1
+    batch = cfg.train_dataloader.batch_size
+    return dict(samples_per_s=batch * iters / seconds,
+                passes_per_sample=hook.forwarded / (batch * iters),
+                peak_mem_mb=(torch.cuda.max_memory_allocated() / 2 ** 20
+                             if torch.cuda.is_available() else None))
+
+
+def ratio_table(results: Dict[str, Dict]) -> str:
+    sam = results.get('sam', {}).get('samples_per_s')
+    base = results.get('base', {}).get('samples_per_s')
+    lines = [f"{'variant':<12} {'samples/s':>10} {'vs SAM':>7} {'vs base':>8} "
+             f"{'passes':>7} {'peak MB':>8}"]
+    for name, r in results.items():
+        mem = f"{r['peak_mem_mb']:.0f}" if r['peak_mem_mb'] is not None else '-'
+        lines.append(f"{name:<12} {r['samples_per_s']:>10.1f} "
+                     f"{r['samples_per_s'] / sam if sam else float('nan'):>7.3f} "
+                     f"{r['samples_per_s'] / base if base else float('nan'):>8.3f} "
+                     f"{r['passes_per_sample']:>7.2f} {mem:>8}")
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', nargs='?', help='MMEngine config; default: small conv net')
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument('--batch-size', type=int, default=128)
+    parser.add_argument('--iters', type=int, default=12, help='timed iterations per turn')
+    parser.add_argument('--skip', type=int, default=3, help='untimed warm-up iterations')
+    parser.add_argument('--rounds', type=int, default=3, help='turns of each variant')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config (key=value)')
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.config:
+            base = Config.fromfile(args.config)
+            base.train_dataloader.batch_size = args.batch_size
+        else:
+            make_demo_images(osp.join(tmp, 'images'))
+            base = demo_config(osp.join(tmp, 'images'), args.batch_size)
+        if args.cfg_options:
+            base.merge_from_dict(args.cfg_options)
+        runs: Dict[str, List[Dict]] = {name: [] for name in args.variants}
+        for turn in range(args.rounds):
+            for name in args.variants:
+                cfg = variant_config(base, name, tmp, args.skip + args.iters, args.amp)
+                runs[name].append(measure(cfg, args.skip))
+                print(f'round {turn + 1}/{args.rounds} {name:<12} '
+                      f"{runs[name][-1]['samples_per_s']:.1f} samples/s", flush=True)
+
+    results = {}
+    for name, turns in runs.items():
+        results[name] = dict(
+            samples_per_s=statistics.median(t['samples_per_s'] for t in turns),
+            samples_per_s_turns=[t['samples_per_s'] for t in turns],
+            passes_per_sample=turns[-1]['passes_per_sample'],
+            peak_mem_mb=max((t['peak_mem_mb'] or 0) for t in turns) or None)
+    table = ratio_table(results)
+    print(table)
+    report = dict(
+        config=args.config or 'builtin: ResNet_CIFAR-18 (16 base channels), 32x32 crops',
+        batch_size=args.batch_size, iters=args.iters, rounds=args.rounds, amp=args.amp,
+        device=(torch.cuda.get_device_name() if torch.cuda.is_available()
+                else f'CPU ({platform.processor() or platform.machine()}, '
+                     f'{torch.get_num_threads()} threads)'),
+        torch=torch.__version__, results=results, table=table)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=2)
+    return report
+
+
+if __name__ == '__main__':
+    main()

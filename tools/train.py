@@ -1,0 +1,103 @@
+"""Train with an MMEngine config (MMPose, mmpretrain or plain MMEngine), SAM/AUSAM ready.
+
+The interface of MMPose's ``tools/train.py``, plus:
+
+- ``--sam [k=v ...]`` / ``--ausam [k=v ...]``: run the config with SAM / AUSAM, no file edited
+  (``ausam_mm.engine.convert``); e.g. ``--ausam ratio=0.5 rho=0.05``.
+- ``--amp`` also switches ``SAMOptimWrapper``/``AUSAMOptimWrapper`` to their AMP twins.
+- ``--resume`` unpickles only checkpoints of this run's work dir in full (torch >= 2.6 loads
+  everything else with ``weights_only=True``; see ``ausam_mm.engine.checkpoint``).
+
+Examples:
+    python tools/train.py configs/pose/simcc_res50_mpii-256x256_ausam.py
+    python tools/train.py mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py --ausam
+    bash tools/dist_train.sh CONFIG 8 --ausam ratio=0.3
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+import ausam_mm  # noqa: F401  (registers the wrappers, sampler and adapters)
+from ausam_mm.engine.checkpoint import resume_checkpoint_path
+from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model (SAM / AUSAM ready)')
+    parser.add_argument('config', help='train config file path (or package::path)')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint of the work dir, or without a path from the latest '
+        'checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the LR by actual batch size / base batch size')
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--sam', nargs='*', action=DictAction, metavar='KEY=VALUE',
+                       help='train with SAMOptimWrapper (options: rho, adaptive, eta, ...)')
+    group.add_argument('--ausam', nargs='*', action=DictAction, metavar='KEY=VALUE',
+                       help='train with AUSAM (options: ratio, rho, f_min, f_max, ...)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value (see MMEngine DictAction)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args) -> list:
+    """Apply the command line to ``cfg``; returns the SAM/AUSAM/AMP changes made."""
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    changes = []
+    if args.sam is not None:
+        changes += to_sam(cfg, **(args.sam or {}))
+    if args.ausam is not None:
+        changes += to_ausam(cfg, **(args.ausam or {}))
+    if args.amp:
+        changes += to_amp(cfg)
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    if args.cfg_options is not None:  # last, so it can also tune what --sam/--ausam set
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.resume is not None:
+        load_from = resume_checkpoint_path(cfg.work_dir,
+                                           True if args.resume == 'auto' else args.resume)
+        cfg.resume = load_from is not None
+        cfg.load_from = load_from
+    return changes
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    changes = merge_args(cfg, args)
+    if 'preprocess_cfg' in cfg:
+        cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))
+    runner = Runner.from_cfg(cfg)
+    for change in changes:
+        print_log(f'[ausam_mm] {change}', logger='current')
+    runner.train()
+    return runner
+
+
+if __name__ == '__main__':
+    main()
