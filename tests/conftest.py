@@ -46,3 +46,13 @@ def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, n=3
 @pytest.fixture
 def runner_cfg():
     return toy_runner_cfg
+
+
+def load_tool(name):
+    """Import tools/<name>.py as a module (tools/ is scripts, not a package)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), '..', 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'ausam_tools_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

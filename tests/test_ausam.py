@@ -100,7 +100,7 @@ def test_ausam_trains_logs_and_posts_true_dlps(tmp_path, runner_cfg):
     assert hub.get_scalar('train/ausam/coverage').current() == 1.0
     assert 0.1 <= hub.get_scalar('train/ausam/f_max').current() <= 0.5
     assert hub.get_scalar('train/ausam/dlp_mean').current() > 0
-    log = open(next((tmp_path / runner.timestamp).glob('*.log'))).read()
+    log = open(runner.logger.log_file).read()
     assert 'ausam/selected' in log and 'sam/sharpness' in log
 
 

@@ -19,7 +19,7 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 import ausam_mm  # noqa: F401  (registers the wrappers, sampler and adapters)
 from ausam_mm.engine.checkpoint import resume_checkpoint_path
@@ -96,6 +96,9 @@ def main(argv=None):
     for change in changes:
         print_log(f'[ausam_mm] {change}', logger='current')
     runner.train()
+    checkpoint = find_latest_checkpoint(runner.work_dir)
+    print(f'[ausam_mm] log: {runner.logger.log_file}\n'
+          f'[ausam_mm] checkpoint: {checkpoint or "none saved"}', flush=True)
     return runner
 
 

@@ -1,0 +1,127 @@
+"""tools/train.py, the registry names, config conversion and the resume safety module."""
+import os
+import pickle
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DATA_SAMPLERS, OPTIM_WRAPPERS
+from mmengine.runner import Runner
+
+from ausam_mm.engine import resume_checkpoint_path
+from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
+from conftest import load_tool, toy_runner_cfg
+
+train_tool = load_tool('train')
+
+
+def test_public_names_are_registered_in_mmengine_root_registries():
+    import ausam_mm  # noqa: F401
+    for name in ('SAMOptimWrapper', 'AUSAMOptimWrapper'):
+        assert name in OPTIM_WRAPPERS.module_dict
+    assert 'AUSAMBatchSampler' in DATA_SAMPLERS.module_dict
+    # and they resolve from a downstream scope
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        import mmpretrain.registry as reg
+        assert reg.OPTIM_WRAPPERS.get('AUSAMOptimWrapper') is not None
+
+
+def write_cfg(tmp_path, **kwargs):
+    cfg = toy_runner_cfg(tmp_path / 'unused', custom_imports=dict(imports=['toy']), **kwargs)
+    cfg.pop('experiment_name')  # each run names its own
+    cfg = Config(cfg)
+    path = str(tmp_path / 'toy_cfg.py')
+    cfg.dump(path)
+    return path
+
+
+def weights(runner):
+    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+
+
+@pytest.mark.parametrize('flag', [[], ['--ausam', 'ratio=0.5']])
+def test_train_two_epochs_then_resume(tmp_path, flag):
+    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=3)
+    straight = train_tool.main([cfg, '--work-dir', str(tmp_path / 'a'), *flag])
+    train_tool.main([cfg, '--work-dir', str(tmp_path / 'b'), *flag,
+                     '--cfg-options', 'train_cfg.max_epochs=2'])
+    assert os.path.isfile(tmp_path / 'b' / 'epoch_2.pth')
+    resumed = train_tool.main([cfg, '--work-dir', str(tmp_path / 'b'), *flag, '--resume'])
+    assert resumed.train_loop.epoch == 3
+    a, b = weights(straight), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ausam_flag_changes_are_logged_and_dumped_config_reruns(tmp_path):
+    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=1, log_level='INFO')
+    runner = train_tool.main([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', 'ratio=0.25',
+                              'rho=0.2'])
+    log = open(runner.logger.log_file).read()
+    assert '[ausam_mm] optim_wrapper.type: OptimWrapper -> AUSAMOptimWrapper' in log
+    dumped = str(tmp_path / 'w' / os.path.basename(cfg))
+    again = Config.fromfile(dumped)
+    assert again.optim_wrapper.type == 'AUSAMOptimWrapper' and again.optim_wrapper.rho == 0.2
+    assert again.train_dataloader.batch_sampler.ratio == 0.25
+    rerun = train_tool.main([dumped, '--work-dir', str(tmp_path / 'w2')])
+    assert rerun.optim_wrapper.history.coverage == 1.0  # warm-up epoch scored every sample
+
+
+def test_resume_outside_the_work_dir_is_refused(tmp_path):
+    (tmp_path / 'run').mkdir()
+    other = tmp_path / 'other.pth'
+    torch.save({'meta': {}}, other)
+    with pytest.raises(ValueError, match='only checkpoints inside the work dir'):
+        resume_checkpoint_path(str(tmp_path / 'run'), str(other))
+    assert resume_checkpoint_path(str(tmp_path / 'run'), True) is None
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f'touch {MARKER}',))
+
+
+MARKER = '/tmp/ausam_mm_foreign_pickle_ran'
+
+
+def test_foreign_pickle_is_still_refused_by_load_from(tmp_path):
+    """load_from / pretrained weights keep torch's weights_only=True: a pickle payload does
+    not run, while the run's own checkpoint resumes (test_train_two_epochs_then_resume)."""
+    if os.path.exists(MARKER):
+        os.remove(MARKER)
+    evil = tmp_path / 'evil.pth'
+    with open(evil, 'wb') as f:
+        torch.save({'state_dict': {}, 'meta': _Evil()}, f)
+    runner = Runner.from_cfg(Config(toy_runner_cfg(tmp_path / 'w', optim='OptimWrapper')))
+    with pytest.raises(pickle.UnpicklingError):
+        runner.load_checkpoint(str(evil))
+    assert not os.path.exists(MARKER)
+
+
+def test_convert_keeps_optimizer_and_is_idempotent(tmp_path):
+    cfg = Config(toy_runner_cfg(tmp_path, optim='OptimWrapper',
+                                optim_wrapper=dict(type='OptimWrapper', clip_grad=dict(max_norm=1),
+                                                   optimizer=dict(type='AdamW', lr=1e-3),
+                                                   paramwise_cfg=dict(norm_decay_mult=0))))
+    first = to_ausam(cfg, ratio=0.3, rho=0.05)
+    assert cfg.optim_wrapper.type == 'AUSAMOptimWrapper'
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.optim_wrapper.clip_grad.max_norm == 1
+    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
+    dataset = cfg.train_dataloader.dataset
+    to_ausam(cfg)
+    assert cfg.train_dataloader.dataset == dataset  # not wrapped twice
+    assert cfg.custom_imports.imports.count('ausam_mm') == 1 and len(first) >= 3
+    assert to_amp(cfg) and cfg.optim_wrapper.type == 'AmpAUSAMOptimWrapper'
+    sam = Config(toy_runner_cfg(tmp_path, optim='OptimWrapper'))
+    to_sam(sam)
+    to_amp(sam)
+    assert sam.optim_wrapper.type == 'AmpSAMOptimWrapper'
+
+
+def test_convert_errors_name_the_problem(tmp_path):
+    cfg = Config(toy_runner_cfg(tmp_path, optim='OptimWrapper'))
+    with pytest.raises(ValueError, match="unknown option.*'ratoi'"):
+        to_ausam(cfg, ratoi=0.5)
+    cfg.optim_wrapper.type = 'MyWrapper'
+    with pytest.raises(ValueError, match="'MyWrapper'"):
+        to_sam(cfg)
