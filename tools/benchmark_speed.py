@@ -124,8 +124,9 @@ def variant_config(base: Config, name: str, work_dir: str, iters: int,
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
     cfg.param_scheduler = None
     hooks = cfg.get('default_hooks') or {}
-    hooks.update(checkpoint=None, visualization=None,
-                 logger=dict(type='LoggerHook', interval=10 ** 6))
+    hooks.update(checkpoint=None, logger=dict(type='LoggerHook', interval=10 ** 6))
+    if 'visualization' in hooks:  # a downstream default hook (MMPose, mmpretrain)
+        hooks['visualization'] = None
     cfg.default_hooks = hooks
     cfg.custom_hooks = []
     cfg.log_level = 'WARNING'
