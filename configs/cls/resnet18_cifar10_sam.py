@@ -1,0 +1,3 @@
+# CIFAR-10 ResNet-18 with SAM: only the optimizer wrapper changes (same SGD inside).
+_base_ = ['./resnet18_cifar10_sgd.py']
+optim_wrapper = dict(type='SAMOptimWrapper', rho=0.05)

@@ -1,0 +1,3 @@
+# CIFAR-10 ResNet-18 QAT W4A4 with SAM (the quantizers' scales are trained, not perturbed).
+_base_ = ['./resnet18_cifar10_w4a4_sgd.py']
+optim_wrapper = dict(type='SAMOptimWrapper', rho=0.05)
