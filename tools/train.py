@@ -86,9 +86,14 @@ def merge_args(cfg: Config, args) -> list:
     return changes
 
 
+def config_file(path: str) -> str:
+    """``mmpose::a/b.py`` (any ``package::`` path) -> the package's installed config file."""
+    return Config._get_cfg_path(path, '')[0] if '::' in path else path
+
+
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(config_file(args.config))
     changes = merge_args(cfg, args)
     if 'preprocess_cfg' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))

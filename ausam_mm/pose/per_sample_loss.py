@@ -1,0 +1,195 @@
+"""``PerSampleLoss``: any MMPose loss module, one value per sample, same mean.
+
+AUSAM needs ``l_i`` for every sample of the batch; MMPose's losses return one scalar. This
+wrapper calls the unchanged MMPose loss on each sample alone (a batch of one) - vectorised
+with ``torch.func.vmap``, so it costs one batched call, not B calls - and scales the results
+by how that loss reduces over the batch, so that
+
+    PerSampleLoss(loss)(*args).mean() == loss(*args)    (up to float summation order)
+
+- batch **mean** (``KeypointMSELoss``, ``KeypointOHKMMSELoss``, ``SmoothL1Loss``, ``L1Loss``
+  with ``reduction='mean'``, ``RLELoss`` and ``JSDiscretLoss`` with ``size_average=True``):
+  ``v_i = loss(sample i)``. Exact because each sample contributes the same number of elements
+  to MMPose's mean (zero target weights are averaged in, not dropped) and OHKM's top-k is
+  taken per sample.
+- batch **sum** (``KLDiscretLoss``: sum over the B*K rows / K; ``size_average=False``;
+  ``reduction='sum'``): ``v_i = B * loss(sample i)``.
+- ``reduction='none'`` (elementwise output, which MMEngine averages): ``v_i`` = the mean of
+  sample i's elements.
+- ``MultipleLossWrapper``: a list of vectors, each by its own loss's rule.
+
+A loss whose normalisation couples the samples (e.g. ``SoftWeightSmoothL1Loss`` with
+``supervise_empty=False`` divides by the batch's count of positive weights) cannot be written
+as such a mean and is refused. Other losses: give ``batch_reduction`` ('mean' or 'sum') when
+the loss is the mean or sum of independent per-sample terms.
+"""
+import logging
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import torch
+from mmengine.logging import print_log
+from mmengine.registry import MODELS
+from mmpose.registry import MODELS as POSE_MODELS
+from torch import Tensor, nn
+from torch.utils._pytree import tree_flatten, tree_map
+
+Reduction = Union[str, List['Reduction']]
+
+
+def _l1_reduction(loss: nn.Module) -> str:
+    return {'none': 'mean'}.get(loss.criterion.keywords['reduction'],
+                                loss.criterion.keywords['reduction'])
+
+
+#: How each supported MMPose loss reduces over the batch: 'mean' or 'sum' (or, for wrappers,
+#: a list). Keyed by the name of MMPose's class (``mmpose.models.losses``; a subclass or a
+#: namesake elsewhere may reduce differently and is not matched). Names, not classes, so that
+#: ``import ausam_mm`` does not import ``mmpose.models``.
+BATCH_REDUCTIONS: Dict[str, Callable[[nn.Module], Reduction]] = {
+    'KeypointMSELoss': lambda loss: 'mean',
+    'KeypointOHKMMSELoss': lambda loss: 'mean',
+    'SmoothL1Loss': lambda loss: 'mean',
+    'L1Loss': _l1_reduction,
+    'KLDiscretLoss': lambda loss: 'sum',
+    'RLELoss': lambda loss: 'mean' if loss.size_average else 'sum',
+    'JSDiscretLoss': lambda loss: 'mean' if loss.size_average else 'sum',
+    'MultipleLossWrapper': lambda loss: [reduction_of(m) for m in loss.loss_modules],
+}
+
+
+def is_known(cls: type) -> bool:
+    """Whether ``cls`` is one of MMPose's losses in :data:`BATCH_REDUCTIONS`."""
+    return (isinstance(cls, type) and cls.__name__ in BATCH_REDUCTIONS
+            and cls.__module__.startswith('mmpose.models.losses'))
+
+
+def reduction_of(loss: nn.Module) -> Reduction:
+    """'mean' or 'sum': how ``loss`` combines its per-sample values over the batch."""
+    if not is_known(type(loss)):
+        known = sorted(BATCH_REDUCTIONS)
+        raise ValueError(
+            f'PerSampleLoss does not know how {type(loss).__name__} reduces over the batch '
+            f'(known: {known}). If it is the mean (or sum) of independent per-sample terms, '
+            "say so: dict(type='PerSampleLoss', loss=..., batch_reduction='mean' or 'sum'); "
+            'otherwise AUSAM cannot use it (train with --sam instead).')
+    return BATCH_REDUCTIONS[type(loss).__name__](loss)
+
+
+@MODELS.register_module()
+class PerSampleLoss(nn.Module):
+    """An MMPose loss that returns shape (B,), whose mean is the wrapped loss's value.
+
+    Args:
+        loss: the MMPose loss (config, built with MMPose's registry, or module).
+        batch_reduction: how ``loss`` reduces over the batch, 'mean' or 'sum'; only for losses
+            not in :data:`BATCH_REDUCTIONS` (e.g. your own).
+        vectorize: run the per-sample calls with ``torch.func.vmap`` (one batched call). When
+            vmap cannot run the loss, the wrapper falls back to a Python loop once and says so
+            in the log; ``False`` always loops.
+
+    The wrapped module keeps its parameters (``RLELoss``'s flow model) under the same
+    state-dict names as without the wrapper, so checkpoints load either way.
+
+    Examples:
+        >>> model = dict(head=dict(loss=dict(
+        >>>     type='PerSampleLoss',
+        >>>     loss=dict(type='KLDiscretLoss', use_target_weight=True))))
+
+    Note:
+        Contract with the head: every tensor the head passes to the loss is batch-first with
+        one row per sample (size B, or 1 for broadcast), as MMPose's top-down heads do.
+    """
+
+    def __init__(self, loss: Union[dict, nn.Module], batch_reduction: Optional[str] = None,
+                 vectorize: bool = True) -> None:
+        super().__init__()
+        self.loss = POSE_MODELS.build(loss) if isinstance(loss, dict) else loss
+        if batch_reduction is None:
+            self.reduction = reduction_of(self.loss)
+        elif batch_reduction in ('mean', 'sum'):
+            self.reduction = batch_reduction
+        else:
+            raise ValueError(f"batch_reduction must be 'mean' or 'sum', got {batch_reduction!r}")
+        self.vectorize = vectorize
+        self.register_state_dict_post_hook(_drop_inner_prefix)
+        self.register_load_state_dict_pre_hook(_add_inner_prefix)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Union[Tensor, List[Tensor]]:
+        batch = _batch_size(args)
+        dims = tree_map(lambda x: _batch_dim(x, batch), (args, kwargs))
+
+        def one_sample(a, kw):  # the unchanged loss on a batch of one
+            return self.loss(*a, **kw)
+
+        if self.vectorize:
+            try:
+                with warnings.catch_warnings():  # vmap loops ops it cannot batch (kl_div)
+                    warnings.filterwarnings('ignore', message='There is a performance drop')
+                    per_sample = torch.func.vmap(
+                        lambda a, kw: one_sample(*_unsqueeze((a, kw), dims)), in_dims=dims)(
+                            args, kwargs)
+            except Exception as error:  # an op vmap cannot batch: loop instead, from now on
+                per_sample = self._loop(one_sample, args, kwargs, dims, batch)
+                self.vectorize = False
+                print_log(f'PerSampleLoss: vmap cannot run {type(self.loss).__name__} '
+                          f'({type(error).__name__}: {error}); looping over the batch.',
+                          logger='current', level=logging.WARNING)
+        else:
+            per_sample = self._loop(one_sample, args, kwargs, dims, batch)
+        return _reduce(per_sample, self.reduction, batch)
+
+    @staticmethod
+    def _loop(one_sample, args, kwargs, dims, batch):
+        outs = [one_sample(*_slice((args, kwargs), dims, i)) for i in range(batch)]
+        if isinstance(outs[0], (list, tuple)):
+            return [torch.stack([o[j] for o in outs]) for j in range(len(outs[0]))]
+        return torch.stack(outs)
+
+
+def _batch_size(args: tuple) -> int:
+    leaves = [x for x in tree_flatten(args[:1])[0] if isinstance(x, Tensor)]
+    if not leaves or leaves[0].ndim == 0:
+        raise ValueError('PerSampleLoss: the first argument of the loss (the prediction) must '
+                         'hold batch-first tensors.')
+    return leaves[0].shape[0]
+
+
+def _batch_dim(x: Any, batch: int) -> Optional[int]:
+    if not isinstance(x, Tensor) or x.ndim == 0:
+        return None
+    if x.shape[0] == batch:
+        return 0
+    if x.shape[0] == 1:  # broadcast over the batch (e.g. a mask)
+        return None
+    raise ValueError(f'PerSampleLoss: a loss input of shape {tuple(x.shape)} is not batch-first '
+                     f'(batch {batch}); the head must pass one row per sample.')
+
+
+def _unsqueeze(tree, dims):
+    return tree_map(lambda x, d: x.unsqueeze(0) if d == 0 else x, tree, dims,
+                    is_leaf=lambda x: x is None)
+
+
+def _slice(tree, dims, i: int):
+    return tree_map(lambda x, d: x[i:i + 1] if d == 0 else x, tree, dims,
+                    is_leaf=lambda x: x is None)
+
+
+def _reduce(per_sample: Union[Tensor, List[Tensor]], reduction: Reduction,
+            batch: int) -> Union[Tensor, List[Tensor]]:
+    if isinstance(per_sample, (list, tuple)):
+        return [_reduce(p, r, batch) for p, r in zip(per_sample, reduction)]
+    values = per_sample.flatten(1).mean(1) if per_sample.ndim > 1 else per_sample
+    return values * batch if reduction == 'sum' else values
+
+
+def _drop_inner_prefix(module, state_dict, prefix, local_metadata) -> None:
+    for key in [k for k in state_dict if k.startswith(prefix + 'loss.')]:
+        state_dict[prefix + key[len(prefix) + len('loss.'):]] = state_dict.pop(key)
+
+
+def _add_inner_prefix(module, state_dict, prefix, *args) -> None:
+    for key in [k for k in state_dict
+                if k.startswith(prefix) and not k.startswith(prefix + 'loss.')]:
+        state_dict[prefix + 'loss.' + key[len(prefix):]] = state_dict.pop(key)

@@ -1,0 +1,14 @@
+# RTMPose-s COCO 256x192 with AUSAM: the wrapper, the batch sampler, the index-carrying dataset
+# and the per-sample head loss change; everything else is rtmpose-s_coco-256x192_adamw.py.
+# The stage-2 PipelineSwitchHook assigns the wrapped dataset's pipeline through
+# IndexedDataset, so indices keep flowing after the switch.
+_base_ = ['./rtmpose-s_coco-256x192_adamw.py']
+custom_imports = dict(imports=['ausam_mm'], allow_failed_imports=False)
+optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.05)
+train_dataloader = dict(
+    batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1, f_max=0.5,
+                       ramp_epochs=30, warmup_epochs=1),
+    dataset=dict(_delete_=True, type='IndexedDataset',
+                 dataset={{_base_.train_dataloader.dataset}}))
+model = dict(head=dict(loss=dict(_delete_=True, type='PerSampleLoss',
+                                 loss={{_base_.model.head.loss}})))

@@ -1,0 +1,13 @@
+# SimpleBaseline ResNet-50 heatmap COCO 256x192 with AUSAM: the wrapper, the batch sampler, the
+# index-carrying dataset and the per-sample head loss change; everything else is
+# td-hm_res50_coco-256x192_adam.py.
+_base_ = ['./td-hm_res50_coco-256x192_adam.py']
+custom_imports = dict(imports=['ausam_mm'], allow_failed_imports=False)
+optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.05)
+train_dataloader = dict(
+    batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1, f_max=0.5,
+                       ramp_epochs=30, warmup_epochs=1),
+    dataset=dict(_delete_=True, type='IndexedDataset',
+                 dataset={{_base_.train_dataloader.dataset}}))
+model = dict(head=dict(loss=dict(_delete_=True, type='PerSampleLoss',
+                                 loss={{_base_.model.head.loss}})))
