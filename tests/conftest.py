@@ -43,6 +43,17 @@ def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, n=3
     return cfg
 
 
+@pytest.fixture(autouse=True, scope='session')
+def one_thread():
+    """The suite's models are tiny: one intra-op thread is as fast on an idle 2-core machine
+    and far faster on a busy one (oversubscribed threads spin)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def runner_cfg():
     return toy_runner_cfg

@@ -10,8 +10,6 @@ import copy
 import os.path as osp
 import uuid
 
-import pytest
-import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -30,15 +28,6 @@ MPII = dict(type='MpiiDataset', data_root=osp.join(DATA, 'mpii'), data_mode='top
 MPII_TO_COCO = [(0, 16), (1, 14), (2, 12), (3, 11), (4, 13), (5, 15), (10, 10), (11, 8),
                 (12, 6), (13, 5), (14, 7), (15, 9)]  # MMPose's body8 configs
 HEATMAP = dict(type='MSRAHeatmap', input_size=INPUT, heatmap_size=(16, 16), sigma=2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and much faster on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def pipeline(codec, extra=()):

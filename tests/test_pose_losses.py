@@ -16,7 +16,7 @@ from torch import nn
 
 from ausam_mm.pose import PER_SAMPLE_HEADS, PerSampleLoss
 from test_pose_data import (COCO, HEATMAP, INPUT, MPII, build, estimator,  # noqa: F401
-                            one_thread, pose_batch)
+                            pose_batch)
 
 MSE = dict(type='KeypointMSELoss', use_target_weight=True)
 OHKM = dict(type='KeypointOHKMMSELoss', use_target_weight=True, topk=8)
@@ -201,3 +201,24 @@ def test_unknown_loss_needs_its_batch_reduction():
     torch.testing.assert_close(ours(pred, target).mean(), ours.loss(pred, target))
     with pytest.raises(ValueError, match='not batch-first'):
         ours(pred, target[:3])
+
+
+def test_batch_sum_loss_scales_to_the_candidate_batch():
+    """KLDiscretLoss sums over the batch: with batch_size=b a subset of B samples gives
+    b * l_i per sample (an estimate of the b-sample sum), B == b gives MMPose's sum."""
+    torch.manual_seed(0)
+    kl = MODELS.build(KL)
+    b, subset, k, w = 8, 4, 5, 12
+    pred = (torch.randn(b, k, w), torch.randn(b, k, w))
+    target = (torch.rand(b, k, w).softmax(-1), torch.rand(b, k, w).softmax(-1))
+    weight = torch.ones(b, k)
+    full = PerSampleLoss(KL, batch_size=b)(pred, target, weight)
+    torch.testing.assert_close(full.mean(), kl(pred, target, weight), rtol=1e-6, atol=1e-6)
+    part = PerSampleLoss(KL, batch_size=b)(tuple(p[:subset] for p in pred),
+                                           tuple(t[:subset] for t in target), weight[:subset])
+    torch.testing.assert_close(part, full[:subset], rtol=1e-6, atol=1e-6)  # same scale
+    plain = PerSampleLoss(KL)(tuple(p[:subset] for p in pred),
+                              tuple(t[:subset] for t in target), weight[:subset])
+    torch.testing.assert_close(plain * b / subset, part, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match='0'):
+        PerSampleLoss(KL, batch_size=0)

@@ -64,15 +64,6 @@ def warm_up(model, steps=3):
             model(**model.data_preprocessor(batch(seed=i), True), mode='tensor')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Brevitas runs many tiny ops: one intra-op thread is much faster on a shared 2-core CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # -- the quantized model ---------------------------------------------------------------------
 
 @pytest.mark.parametrize('quantizer,w_bits,a_bits', [('lsq', 2, 4), ('int', 4, 3)])

@@ -66,6 +66,11 @@ def merge_args(cfg: Config, args) -> list:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    # before the conversion: keys keep the config's own paths, and what --ausam derives from the
+    # config (the batch size of batch-sum losses) sees the overrides; `--ausam k=v` tunes the rest
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
     changes = []
     if args.sam is not None:
         changes += to_sam(cfg, **(args.sam or {}))
@@ -75,8 +80,6 @@ def merge_args(cfg: Config, args) -> list:
         changes += to_amp(cfg)
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    if args.cfg_options is not None:  # last, so it can also tune what --sam/--ausam set
-        cfg.merge_from_dict(args.cfg_options)
 
     if args.resume is not None:
         load_from = resume_checkpoint_path(cfg.work_dir,

@@ -13,8 +13,9 @@ PER_SAMPLE_CLS_LOSSES = ('CrossEntropyLoss', 'LabelSmoothLoss', 'FocalLoss',
                          'AsymmetricLoss')
 
 
-def per_sample_cls_losses(model_cfg: Any, path: str = 'model') -> List[str]:
-    """Set ``reduction='none'`` on every mmpretrain loss config under ``model_cfg``."""
+def per_sample_cls_losses(model_cfg: Any, path: str = 'model', **_) -> List[str]:
+    """Set ``reduction='none'`` on every mmpretrain loss config under ``model_cfg``
+    (their mean reduction makes the subset's loss an estimate of the batch's as it is)."""
     changes = []
     if isinstance(model_cfg, dict):
         for key, value in model_cfg.items():

@@ -23,8 +23,9 @@ from mmengine.config import Config, ConfigDict
 from .ausam_sampler import AUSAMBatchSampler
 from .sam_optim_wrapper import SAMMixin
 
-# Framework adapters (ausam_mm.pose, ausam_mm.cls) append functions that take the model config,
-# rewrite its losses to per-sample ones in place and return a description of each change.
+# Framework adapters (ausam_mm.pose, ausam_mm.cls) append functions that take the model config
+# (and the keyword ``batch_size``, the train dataloader's), rewrite its losses to per-sample
+# ones in place and return a description of each change.
 PER_SAMPLE_ADAPTERS: List[Callable[[ConfigDict], List[str]]] = []
 
 _PLAIN = ('OptimWrapper', 'AmpOptimWrapper')
@@ -57,7 +58,7 @@ def to_ausam(cfg: Config, **options: Any) -> List[str]:
     changes = _set_wrapper(cfg, 'ausam', wrapper_opts)
     changes += _set_sampler(cfg, sampler_opts)
     for adapt in PER_SAMPLE_ADAPTERS:
-        changes += adapt(cfg.model)
+        changes += adapt(cfg.model, batch_size=cfg.train_dataloader.get('batch_size'))
     return changes + _add_import(cfg)
 
 

@@ -32,8 +32,12 @@ _FIX = ("Fix: if the loss is the mean (or sum) over the batch of independent per
         "# or 'sum'\n(the adapter leaves PerSampleLoss alone); otherwise train with --sam.")
 
 
-def per_sample_pose_losses(model_cfg: Any, path: str = 'model') -> List[str]:
+def per_sample_pose_losses(model_cfg: Any, path: str = 'model',
+                           batch_size: Optional[int] = None) -> List[str]:
     """Wrap the head loss(es) of an MMPose pose estimator config in ``PerSampleLoss``.
+
+    ``batch_size`` (the train dataloader's) is given to every ``PerSampleLoss``; only
+    batch-sum losses use it (see :class:`PerSampleLoss`).
 
     A model wrapper that holds the pose model config under ``model`` (``BrevitasQATModel``)
     is looked into. Returns the changes made; ``[]`` for a model that is not MMPose's.
@@ -43,7 +47,9 @@ def per_sample_pose_losses(model_cfg: Any, path: str = 'model') -> List[str]:
     estimator = _pose_class(model_cfg.get('type'))
     if estimator is None:  # maybe a wrapper holding the pose model (BrevitasQATModel)
         inner = model_cfg.get('model')
-        return per_sample_pose_losses(inner, f'{path}.model') if isinstance(inner, dict) else []
+        if not isinstance(inner, dict):
+            return []
+        return per_sample_pose_losses(inner, f'{path}.model', batch_size)
     from mmpose.models.pose_estimators.base import BasePoseEstimator  # loaded by now
     head = model_cfg.get('head')
     if not issubclass(estimator, BasePoseEstimator) or not isinstance(head, dict):
@@ -61,8 +67,8 @@ def per_sample_pose_losses(model_cfg: Any, path: str = 'model') -> List[str]:
             f'--ausam: {path}.head.type={head_type!r} is not among the heads verified to '
             f'pass one row per sample to their loss {PER_SAMPLE_HEADS}. '
             + _FIX.format(path=loss_path))
-    head['loss'] = _wrap(loss, loss_path)
-    return [f"{loss_path} = PerSampleLoss({_describe(loss)})"]
+    head['loss'] = _wrap(loss, loss_path, batch_size)
+    return [f"{loss_path} = PerSampleLoss({_describe(loss)}, batch_size={batch_size})"]
 
 
 def _pose_class(type_name: Any) -> Optional[type]:
@@ -91,13 +97,13 @@ def _all_wrapped(loss: Any) -> bool:
     return isinstance(loss, dict) and _name(loss.get('type')) == 'PerSampleLoss'
 
 
-def _wrap(loss: Any, path: str) -> Any:
+def _wrap(loss: Any, path: str, batch_size: Optional[int]) -> Any:
     if isinstance(loss, (list, tuple)):
-        return [_wrap(x, f'{path}[{i}]') for i, x in enumerate(loss)]
+        return [_wrap(x, f'{path}[{i}]', batch_size) for i, x in enumerate(loss)]
     if _all_wrapped(loss):
         return loss
     _check_known(loss, path)
-    return dict(type='PerSampleLoss', loss=loss)
+    return dict(type='PerSampleLoss', loss=loss, batch_size=batch_size)
 
 
 def _check_known(loss: Any, path: str) -> None:

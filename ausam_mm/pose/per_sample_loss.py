@@ -84,6 +84,13 @@ class PerSampleLoss(nn.Module):
         loss: the MMPose loss (config, built with MMPose's registry, or module).
         batch_reduction: how ``loss`` reduces over the batch, 'mean' or 'sum'; only for losses
             not in :data:`BATCH_REDUCTIONS` (e.g. your own).
+        batch_size: for batch-sum losses only: the batch size b the loss's sum refers to (the
+            train dataloader's ``batch_size``; ``--ausam`` sets it). Each value is then
+            ``b * l_i`` instead of ``B * l_i``, so a batch of any size B - AUSAM's subset of
+            ``ratio * b`` samples, an epoch's last batch - is an unbiased estimate of the
+            b-sample sum (as a mean loss on the subset estimates the b-sample mean), and the
+            DLPs keep one scale across warm-up and subset epochs. With B == b it changes
+            nothing. None: ``B * l_i``, exactly MMPose's sum on every batch.
         vectorize: run the per-sample calls with ``torch.func.vmap`` (one batched call). When
             vmap cannot run the loss, the wrapper falls back to a Python loop once and says so
             in the log; ``False`` always loops.
@@ -102,7 +109,7 @@ class PerSampleLoss(nn.Module):
     """
 
     def __init__(self, loss: Union[dict, nn.Module], batch_reduction: Optional[str] = None,
-                 vectorize: bool = True) -> None:
+                 vectorize: bool = True, batch_size: Optional[int] = None) -> None:
         super().__init__()
         self.loss = POSE_MODELS.build(loss) if isinstance(loss, dict) else loss
         if batch_reduction is None:
@@ -112,6 +119,9 @@ class PerSampleLoss(nn.Module):
         else:
             raise ValueError(f"batch_reduction must be 'mean' or 'sum', got {batch_reduction!r}")
         self.vectorize = vectorize
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
+            raise ValueError(f'`batch_size` must be a positive int or None, got {batch_size!r}')
+        self.batch_size = batch_size
         self.register_state_dict_post_hook(_drop_inner_prefix)
         self.register_load_state_dict_pre_hook(_add_inner_prefix)
 
@@ -137,7 +147,7 @@ class PerSampleLoss(nn.Module):
                           logger='current', level=logging.WARNING)
         else:
             per_sample = self._loop(one_sample, args, kwargs, dims, batch)
-        return _reduce(per_sample, self.reduction, batch)
+        return _reduce(per_sample, self.reduction, self.batch_size or batch)
 
     @staticmethod
     def _loop(one_sample, args, kwargs, dims, batch):

@@ -11,4 +11,5 @@ train_dataloader = dict(
     dataset=dict(_delete_=True, type='IndexedDataset',
                  dataset={{_base_.train_dataloader.dataset}}))
 model = dict(head=dict(loss=dict(_delete_=True, type='PerSampleLoss',
-                                 loss={{_base_.model.head.loss}})))
+                                 loss={{_base_.model.head.loss}},
+                                 batch_size={{_base_.train_dataloader.batch_size}})))
