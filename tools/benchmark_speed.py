@@ -125,8 +125,7 @@ def variant_config(base: Config, name: str, work_dir: str, iters: int,
     cfg.param_scheduler = None
     hooks = cfg.get('default_hooks') or {}
     hooks.update(checkpoint=None, logger=dict(type='LoggerHook', interval=10 ** 6))
-    if 'visualization' in hooks:  # a downstream default hook (MMPose, mmpretrain)
-        hooks['visualization'] = None
+    hooks.pop('visualization', None)  # MMPose/mmpretrain's; MMEngine accepts None only for its own
     cfg.default_hooks = hooks
     cfg.custom_hooks = []
     cfg.log_level = 'WARNING'

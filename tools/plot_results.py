@@ -1,0 +1,205 @@
+"""Figures from the benchmarks and from one AUSAM run (PNG files, matplotlib).
+
+Two subcommands:
+
+- ``speed-accuracy``: test accuracy (mean +- std over seeds, one panel per label-noise level,
+  from ``tools/benchmark_accuracy.py --out``) against throughput relative to the base optimizer
+  (from ``tools/benchmark_speed.py --out``; without it, from the accuracy runs' own training
+  CPU time).
+- ``selection``: what AUSAM chose in one run, read from its work dir: the score history in the
+  last checkpoint (``optimizer['ausam_history']``: per-sample DLP sum ``total`` and ``count``;
+  each count is one DLP post, i.e. one selection, the warm-up epoch included) as a histogram of
+  selection counts and a scatter of ADLP against count (mislabelled samples marked when the
+  run left ``flipped.json``, as ``benchmark_accuracy.py --work-dir`` does), and the ``f_max``
+  ramp over iterations from the run's ``vis_data/scalars.json`` (written by MMEngine's
+  ``LocalVisBackend``, which receives every logged ``ausam/*`` scalar from ``LoggerHook``).
+
+Examples:
+    python tools/plot_results.py speed-accuracy --speed results/speed_cpu.json \\
+        --accuracy results/accuracy_digits.json --out docs/figures/speed_vs_accuracy.png
+    python tools/plot_results.py selection work_dirs/benchmark_accuracy/ausam_0.5_noise0.3_seed0 \\
+        --out docs/figures/ausam_selection.png
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ausam_mm.engine.checkpoint import load_from_own_run, resume_checkpoint_path  # noqa: E402
+
+LABELS = {'base': 'base (SGD)', 'sam': 'SAM', 'ausam_0.3': 'AUSAM 0.3',
+          'ausam_0.5': 'AUSAM 0.5', 'ausam_1.0': 'AUSAM 1.0', 'random_0.5': 'random 0.5'}
+COLORS = {'base': 'tab:gray', 'sam': 'tab:blue', 'ausam_0.3': 'tab:olive',
+          'ausam_0.5': 'tab:red', 'ausam_1.0': 'tab:purple', 'random_0.5': 'tab:green'}
+
+
+def load_json(path: str) -> Dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+# -- speed vs accuracy -----------------------------------------------------------------------
+
+def relative_speed(speed: Optional[Dict], accuracy: Dict, noise: str) -> Tuple[Dict, str]:
+    """Throughput of each variant relative to ``base``, and where it comes from."""
+    if speed is not None:
+        res = speed['results']
+        if 'base' not in res:
+            raise ValueError('the speed JSON has no "base" variant to compare with; rerun '
+                             'benchmark_speed.py with base among --variants')
+        base = res['base']['samples_per_s']
+        return ({k: v['samples_per_s'] / base for k, v in res.items()},
+                f"throughput / base ({speed.get('device', '?')}, batch {speed['batch_size']})")
+    rows = accuracy['summary'][noise]
+    if 'base' not in rows:
+        raise ValueError('the accuracy JSON has no "base" variant; pass --speed instead')
+    key = 'cpu_mean_s' if 'cpu_mean_s' in rows['base'] else 'time_mean_s'
+    base = rows['base'][key]
+    return ({k: base / v[key] for k, v in rows.items()},
+            f"base / variant training {'CPU' if key == 'cpu_mean_s' else 'wall'} time "
+            '(the digits runs)')
+
+
+def plot_speed_accuracy(accuracy: Dict, speed: Optional[Dict], out: str) -> str:
+    """One panel per noise level: accuracy (mean +- std) vs relative throughput."""
+    levels = list(accuracy['summary'])
+    fig, axes = plt.subplots(1, len(levels), figsize=(5 * len(levels), 4), squeeze=False)
+    for ax, noise in zip(axes[0], levels):
+        rows = accuracy['summary'][noise]
+        x_of, xlabel = relative_speed(speed, accuracy, noise)
+        for variant, r in rows.items():
+            if variant not in x_of:
+                continue
+            ax.errorbar(x_of[variant], 100 * r['acc_mean'], yerr=100 * r['acc_std'], fmt='o',
+                        capsize=4, color=COLORS.get(variant), label=LABELS.get(variant, variant))
+        ax.set_title(f"digits, {100 * float(noise):g}% label noise "
+                     f"({rows[next(iter(rows))]['n']} seeds)")
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel('test accuracy % (mean +- std)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle('speed vs accuracy: up and to the right is better', fontsize=10)
+    fig.tight_layout()
+    return save(fig, out)
+
+
+# -- one AUSAM run ---------------------------------------------------------------------------
+
+def read_history(work_dir: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(ADLP, selection count) per sample from the run's last checkpoint."""
+    path = resume_checkpoint_path(work_dir, True)
+    if path is None:
+        raise FileNotFoundError(f'{work_dir} has no checkpoint (last_checkpoint); run with a '
+                                'CheckpointHook to plot its selections')
+    checkpoint = load_from_own_run(path, map_location='cpu')
+    history = checkpoint.get('optimizer', {}).get('ausam_history')
+    if history is None:
+        raise KeyError(f'{path} holds no ausam_history in its optimizer state: not an AUSAM run')
+    total = history['total'].double().numpy()
+    count = history['count'].numpy()
+    with np.errstate(invalid='ignore', divide='ignore'):
+        adlp = total / count if history['beta'] is None else total.copy()
+    adlp[count == 0] = np.nan
+    return adlp, count
+
+
+def read_scalars(work_dir: str) -> List[Dict]:
+    """Every record of the run's ``*/vis_data/scalars.json`` files, oldest run first."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'no */vis_data/scalars.json under {work_dir}: configure a '
+                                "visualizer with LocalVisBackend (MMEngine's default)")
+    records = []
+    for path in files:
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+def read_flipped(work_dir: str, size: int) -> Optional[np.ndarray]:
+    path = osp.join(work_dir, 'flipped.json')
+    if not osp.isfile(path):
+        return None
+    mask = np.zeros(size, dtype=bool)
+    mask[load_json(path)['flipped']] = True
+    return mask
+
+
+def plot_selection(work_dir: str, out: str) -> str:
+    """Histogram of selection counts, ADLP vs count, and the f_max ramp of one AUSAM run."""
+    adlp, count = read_history(work_dir)
+    flipped = read_flipped(work_dir, len(count))
+    groups = ([('all samples', np.ones(len(count), bool), 'tab:blue')] if flipped is None else
+              [('clean label', ~flipped, 'tab:blue'), ('mislabelled', flipped, 'tab:red')])
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
+
+    bins = np.arange(count.min(), count.max() + 2) - 0.5
+    for name, mask, color in groups:
+        ax1.hist(count[mask], bins=bins, alpha=0.6, color=color, density=True,
+                 label=f'{name} (n={mask.sum()}, mean {count[mask].mean():.1f})')
+    ax1.set_xlabel('times selected (DLP posts, warm-up epoch included)')
+    ax1.set_ylabel('fraction of samples')
+    ax1.legend(fontsize=8)
+
+    for name, mask, color in groups:
+        ax2.scatter(adlp[mask], count[mask], s=6, alpha=0.5, color=color, label=name)
+    ax2.set_xscale('log')
+    ax2.set_xlabel('ADLP (mean |loss change| under the SAM perturbation)')
+    ax2.set_ylabel('times selected')
+    ax2.legend(fontsize=8)
+
+    records = read_scalars(work_dir)
+    ramp = [(r['step'], r['ausam/f_max']) for r in records if 'ausam/f_max' in r]
+    if ramp:
+        steps, values = zip(*ramp)
+        ax3.plot(steps, values, color='tab:red', label='f_max (selection bound)')
+    cover = [(r['step'], r['ausam/coverage']) for r in records if 'ausam/coverage' in r]
+    if cover:
+        steps, values = zip(*cover)
+        ax3.plot(steps, values, color='tab:gray', ls='--', label='coverage (scored fraction)')
+    ax3.set_xlabel('iteration')
+    ax3.set_ylim(0, 1.05)
+    ax3.legend(fontsize=8)
+    ax3.set_title('ausam/* scalars from vis_data/scalars.json', fontsize=9)
+    fig.suptitle(f'AUSAM selections: {osp.basename(osp.normpath(work_dir))}', fontsize=10)
+    fig.tight_layout()
+    return save(fig, out)
+
+
+def save(fig, out: str) -> str:
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    sa = sub.add_parser('speed-accuracy', help='accuracy vs relative throughput')
+    sa.add_argument('--accuracy', required=True, help='JSON of benchmark_accuracy.py --out')
+    sa.add_argument('--speed', help='JSON of benchmark_speed.py --out')
+    sa.add_argument('--out', required=True, help='PNG file to write')
+    sel = sub.add_parser('selection', help="one AUSAM run's selections and f_max ramp")
+    sel.add_argument('work_dir', help='the work dir of an AUSAM run (with a checkpoint)')
+    sel.add_argument('--out', required=True, help='PNG file to write')
+    args = parser.parse_args(argv)
+    if args.command == 'speed-accuracy':
+        speed = load_json(args.speed) if args.speed else None
+        out = plot_speed_accuracy(load_json(args.accuracy), speed, args.out)
+    else:
+        out = plot_selection(args.work_dir, args.out)
+    print(f'wrote {out}')
+    return out
+
+
+if __name__ == '__main__':
+    main()
