@@ -67,3 +67,16 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_train(argv):
+    """``tools/train.py`` in process, with a unique experiment name: MMEngine names a run by its
+    config file and the second it starts, and runs sharing a name share logger and hub."""
+    import uuid
+    global _train_tool
+    if _train_tool is None:
+        _train_tool = load_tool('train')
+    return _train_tool.main(argv + ['--cfg-options', f'experiment_name=t{uuid.uuid4().hex[:8]}'])
+
+
+_train_tool = None

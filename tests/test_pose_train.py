@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_ausam
-from conftest import load_tool
+from conftest import load_tool, run_train
 from test_pose_data import (DATA, HEATMAP, MPII, estimator,  # noqa: F401
                             pipeline, runner_cfg)
 
@@ -59,7 +59,7 @@ def test_ausam_flag_trains_upstream_simcc_mpii_config_and_dumped_config_reruns(t
         'model.head.input_size=(64,64)', 'model.head.in_featuremap_size=(2,2)',
         'model.head.decoder.input_size=(64,64)', f'{DATASET}.pipeline.5.encoder.input_size=(64,64)',
         'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1']
-    runner = train_tool.main([SIMCC_MPII, '--work-dir', str(tmp_path / 'a'), '--no-validate',
+    runner = run_train([SIMCC_MPII, '--work-dir', str(tmp_path / 'a'), '--no-validate',
                               '--ausam', 'ratio=0.5', 'rho=0.05', 'warmup_epochs=0',
                               '--cfg-options', *options])
     assert runner.iter == 2  # 5 MPII samples in candidate batches of 4 and 1
@@ -74,7 +74,7 @@ def test_ausam_flag_trains_upstream_simcc_mpii_config_and_dumped_config_reruns(t
     again = Config.fromfile(dumped)
     assert again.model.head.loss.type == 'PerSampleLoss'
     assert again.train_dataloader.batch_sampler.type == 'AUSAMBatchSampler'
-    rerun = train_tool.main([dumped, '--work-dir', str(tmp_path / 'b')])
+    rerun = run_train([dumped, '--work-dir', str(tmp_path / 'b')])
     assert rerun.iter == 2 and rerun.optim_wrapper.history.coverage == 3 / 5
 
 
@@ -89,12 +89,12 @@ def test_ausam_flag_on_upstream_coco_heatmap_config_resumes_exactly(tmp_path):
         'train_dataloader.num_workers=1', 'train_cfg.max_epochs=2']
     argv = [HEATMAP_COCO, '--work-dir', str(tmp_path), '--no-validate', '--ausam',
             'ramp_epochs=1', '--cfg-options', *options]
-    straight = train_tool.main(argv)
+    straight = run_train(argv)
     assert straight.iter == 4 and 'ausam/selected: 3' in log_of(straight)
     history = copy.deepcopy(straight.optim_wrapper.history)
     assert history.coverage == 1.0 and int(history.count.sum()) == 12 + 6
 
-    resumed = train_tool.main(argv + ['--resume', str(tmp_path / 'epoch_1.pth')])
+    resumed = run_train(argv + ['--resume', str(tmp_path / 'epoch_1.pth')])
     assert resumed.iter == 4
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)

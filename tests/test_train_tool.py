@@ -10,9 +10,9 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
-from conftest import load_tool, toy_runner_cfg
+from conftest import run_train as run
+from conftest import toy_runner_cfg
 
-train_tool = load_tool('train')
 
 
 def test_public_names_are_registered_in_mmengine_root_registries():
@@ -43,11 +43,11 @@ def weights(runner):
 @pytest.mark.parametrize('flag', [[], ['--ausam', 'ratio=0.5']])
 def test_train_two_epochs_then_resume(tmp_path, flag):
     cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=3)
-    straight = train_tool.main([cfg, '--work-dir', str(tmp_path / 'a'), *flag])
-    train_tool.main([cfg, '--work-dir', str(tmp_path / 'b'), *flag,
+    straight = run([cfg, '--work-dir', str(tmp_path / 'a'), *flag])
+    run([cfg, '--work-dir', str(tmp_path / 'b'), *flag,
                      '--cfg-options', 'train_cfg.max_epochs=2'])
     assert os.path.isfile(tmp_path / 'b' / 'epoch_2.pth')
-    resumed = train_tool.main([cfg, '--work-dir', str(tmp_path / 'b'), *flag, '--resume'])
+    resumed = run([cfg, '--work-dir', str(tmp_path / 'b'), *flag, '--resume'])
     assert resumed.train_loop.epoch == 3
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -55,7 +55,7 @@ def test_train_two_epochs_then_resume(tmp_path, flag):
 
 def test_ausam_flag_changes_are_logged_and_dumped_config_reruns(tmp_path):
     cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=1, log_level='INFO')
-    runner = train_tool.main([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', 'ratio=0.25',
+    runner = run([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', 'ratio=0.25',
                               'rho=0.2'])
     log = open(runner.logger.log_file).read()
     assert '[ausam_mm] optim_wrapper.type: OptimWrapper -> AUSAMOptimWrapper' in log
@@ -63,7 +63,7 @@ def test_ausam_flag_changes_are_logged_and_dumped_config_reruns(tmp_path):
     again = Config.fromfile(dumped)
     assert again.optim_wrapper.type == 'AUSAMOptimWrapper' and again.optim_wrapper.rho == 0.2
     assert again.train_dataloader.batch_sampler.ratio == 0.25
-    rerun = train_tool.main([dumped, '--work-dir', str(tmp_path / 'w2')])
+    rerun = run([dumped, '--work-dir', str(tmp_path / 'w2')])
     assert rerun.optim_wrapper.history.coverage == 1.0  # warm-up epoch scored every sample
 
 
