@@ -78,10 +78,13 @@ def test_second_pass_gradient_is_used():
     assert (after['sam'][w] - after['sgd'][w]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize('momentum', [0.1, None])
-def test_batchnorm_running_stats_as_after_one_forward(momentum):
+@pytest.mark.parametrize('momentum,sync', [(0.1, False), (None, False), (0.1, True)])
+def test_batchnorm_running_stats_as_after_one_forward(momentum, sync):
     torch.manual_seed(0)
     model = ToyConvNet(momentum=momentum)
+    if sync:  # SyncBatchNorm (without a process group it normalises like BatchNorm)
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
     probe = copy.deepcopy(model)
     batch = toy_batch()
     wrapper = build_optim_wrapper(model, dict(type='SAMOptimWrapper', rho=0.5,
