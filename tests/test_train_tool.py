@@ -125,3 +125,27 @@ def test_convert_errors_name_the_problem(tmp_path):
     cfg.optim_wrapper.type = 'MyWrapper'
     with pytest.raises(ValueError, match="'MyWrapper'"):
         to_sam(cfg)
+
+
+def test_mmpretrain_config_trains_with_ausam_flag(tmp_path):
+    """An upstream mmpretrain config (its dataset swapped for generated images) through
+    tools/train.py --ausam: the CIFAR ResNet's loss becomes per sample and AUSAM runs."""
+    from conftest import load_tool
+    load_tool('benchmark_speed').make_demo_images(str(tmp_path / 'images'), n=32, size=32)
+    cfg = tmp_path / 'cifar_tiny.py'
+    cfg.write_text(f"""
+_base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']
+model = dict(backbone=dict(base_channels=8, stem_channels=8), head=dict(in_channels=64))
+train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False, dataset=dict(
+    _delete_=True, type='CustomDataset', data_root='{tmp_path / 'images'}',
+    pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')]))
+train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=10)
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+log_level = 'INFO'
+""")
+    runner = run([str(cfg), '--work-dir', str(tmp_path / 'w'), '--ausam', 'ratio=0.5'])
+    assert runner.cfg.model.head.loss.reduction == 'none'
+    assert runner.optim_wrapper.history.coverage == 1.0
+    assert int(runner.optim_wrapper.history.count.sum()) == 32 + 16  # warm-up, then half
