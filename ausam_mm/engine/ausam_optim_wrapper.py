@@ -58,19 +58,12 @@ def sample_indices(forward: _Forward) -> List[int]:
     return [int(s.metainfo[INDEX_KEY]) for s in samples]
 
 
-def all_gather_posts(indices: Tensor, dlp: Tensor):
-    """Every rank's (index, DLP) pairs, so that all ranks keep the same history."""
-    if dist.get_world_size() == 1:
-        return indices, dlp
-    sizes = dist.all_gather(torch.tensor([indices.numel()], device=dlp.device))
-    width = int(max(s.item() for s in sizes))
-    pad = width - indices.numel()
-    packed = torch.stack([torch.nn.functional.pad(indices.to(dlp), (0, pad)),
-                          torch.nn.functional.pad(dlp, (0, pad))])
-    gathered = dist.all_gather(packed.to(torch.float64))
-    rows = [g[:, :int(s.item())] for g, s in zip(gathered, sizes)]
-    joined = torch.cat(rows, dim=1)
-    return joined[0].long(), joined[1]
+def all_gather_posts(indices: List[int], dlp: Tensor):
+    """Every rank's (index, DLP) pairs, so that all ranks keep the same history (MMEngine's
+    ``all_gather_object``: any number of pairs per rank; on one process it returns its input)."""
+    posts = dist.all_gather_object((indices, dlp.cpu()))
+    return (torch.tensor([i for rank_indices, _ in posts for i in rank_indices]),
+            torch.cat([rank_dlp for _, rank_dlp in posts]))
 
 
 class AUSAMMixin(SAMMixin):
@@ -112,8 +105,7 @@ class AUSAMMixin(SAMMixin):
         at_w = per_sample_loss(forward.output, len(indices))
         at_e = per_sample_loss(second, len(indices))
         dlp = (at_e - at_w).detach().abs().double()
-        all_indices, all_dlp = all_gather_posts(torch.tensor(indices, device=dlp.device), dlp)
-        history.post(all_indices, all_dlp)
+        history.post(*all_gather_posts(indices, dlp))
         hub = self.message_hub
         hub.update_scalar('train/ausam/selected', len(indices))
         hub.update_scalar('train/ausam/dlp_mean', float(dlp.mean()))
