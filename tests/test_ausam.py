@@ -174,7 +174,19 @@ def test_workers_and_persistent_workers(tmp_path, runner_cfg):
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
 
 
-def test_uniform_score_is_random_subset_sam(tmp_path, runner_cfg):
+def test_uniform_score_ignores_the_scores(tmp_path, runner_cfg):
+    """score='uniform': the same subset size, drawn without looking at the history."""
+    sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0, score='uniform',
+                          ramp_epochs=0, f_min=0.001, f_max=1.0)  # as the 'ausam' test above
+    dlp = torch.full((16,), 1e-6)
+    dlp[[3, 5, 7, 11]] = 1.0  # would dominate an 'ausam' draw (every one > 25 times)
+    sampler.history.post(torch.arange(16), dlp)
+    counts = torch.zeros(16)
+    for epoch in range(50):
+        sampler.sampler.set_epoch(epoch)
+        for b in sampler:
+            counts[b] += 1
+    assert counts.sum() == 200 and counts[[3, 5, 7, 11]].max() < 25  # 12.5 expected each
     runner = train(runner_cfg(tmp_path, score='uniform', epochs=2))
     assert runner.message_hub.get_scalar('train/ausam/selected').current() == 4
 
