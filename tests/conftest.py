@@ -5,6 +5,9 @@ import uuid
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests/toy.py and friends
+# albumentations (imported by MMPose's transforms) asks PyPI for a newer version at import, in
+# every process: no network calls from the test suite (the train-tool subprocesses inherit it)
+os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 
 import ausam_mm  # noqa: E402,F401  (registers)
 

@@ -83,6 +83,16 @@ CASES = [
     ('DSNTHead-SmoothL1+JS', COCO, INTEGRAL, dict(  # MultipleLossWrapper
         type='DSNTHead', **INTEGRAL_IN, loss=dict(type='MultipleLossWrapper', losses=[
             SMOOTH_L1, dict(type='JSDiscretLoss', use_target_weight=True)])), 3),
+    # the face configs' losses
+    ('HeatmapHead-AdaptiveWing', COCO, HEATMAP, dict(
+        type='HeatmapHead', in_channels=64, out_channels=17, **DECONV,
+        loss=dict(type='AdaptiveWingLoss', use_target_weight=True)), 3),
+    ('RegressionHead-Wing', COCO, REGRESSION, dict(
+        type='RegressionHead', in_channels=256, num_joints=17,
+        loss=dict(type='WingLoss', use_target_weight=True)), 3),
+    ('RegressionHead-SoftWing', COCO, REGRESSION, dict(
+        type='RegressionHead', in_channels=256, num_joints=17,
+        loss=dict(type='SoftWingLoss', use_target_weight=True)), 3),
 ]
 
 
@@ -141,7 +151,7 @@ def test_per_sample_mean_equals_mmpose_loss(case):
 
     # each value is MMPose's loss of that sample alone, times B where MMPose sums the batch
     first = ours_module[0] if isinstance(ours_module, nn.ModuleList) else ours_module
-    scale = batch if first.reduction == 'sum' else 1
+    scale = batch if first.batch_reduction == 'sum' else 1
     for i in (0, batch - 1):
         alone = tuple(f[i:i + 1] for f in feats)
         single = head_loss(model, alone, samples[i:i + 1], theirs_module, stages)
@@ -176,7 +186,10 @@ def test_registered_in_root_and_built_by_mmpose_heads_and_combined_loss():
     torch.testing.assert_close(values.mean(), combined.heatmap_loss.loss(pred, target, weights))
     assert set(PER_SAMPLE_HEADS) >= {'HeatmapHead', 'SimCCHead', 'RTMCCHead', 'RegressionHead',
                                      'RLEHead', 'ViPNASHead', 'CPMHead'}
-    assert {c[3]['type'] for c in CASES} == set(PER_SAMPLE_HEADS)  # each one tested above
+    # each one tested above or in test_pose_families.py
+    families = {'MSPNHead', 'RTMWHead', 'VisPredictHead', 'DEKRHead', 'InternetHead',
+                'TemporalRegressionHead', 'MotionRegressionHead'}
+    assert {c[3]['type'] for c in CASES} | families == set(PER_SAMPLE_HEADS)
 
 
 def test_state_dict_names_unchanged_so_checkpoints_load_either_way():
@@ -194,9 +207,8 @@ def test_state_dict_names_unchanged_so_checkpoints_load_either_way():
 
 def test_unknown_loss_needs_its_batch_reduction():
     with pytest.raises(ValueError, match="batch_reduction='mean' or 'sum'"):
-        build(MODELS, dict(type='PerSampleLoss', loss=dict(type='MSELoss')))
-    ours = build(MODELS, dict(type='PerSampleLoss', loss=dict(type='MSELoss'),
-                              batch_reduction='mean'))
+        PerSampleLoss(nn.MSELoss())  # PyTorch's, not MMPose's: its reduction is not known
+    ours = PerSampleLoss(nn.MSELoss(), batch_reduction='mean')
     pred, target = torch.randn(5, 17, 2), torch.randn(5, 17, 2)
     torch.testing.assert_close(ours(pred, target).mean(), ours.loss(pred, target))
     with pytest.raises(ValueError, match='not batch-first'):

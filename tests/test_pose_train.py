@@ -140,19 +140,22 @@ def test_ausam_without_per_sample_loss_fails_naming_the_fix(tmp_path):
 
 def test_unknown_head_loss_or_head_fails_naming_the_fix():
     cfg = Config.fromfile(train_tool.config_file(HEATMAP_COCO))
-    cfg.model.head.loss = dict(type='AdaptiveWingLoss', use_target_weight=True)
-    with pytest.raises(ValueError, match=r"model.head.loss is AdaptiveWingLoss(.|\n)*"
+    cfg.model.head.loss = dict(type='BoneLoss', joint_parents=list(range(17)))
+    with pytest.raises(ValueError, match=r"model.head.loss is BoneLoss(.|\n)*"
                                          r"model.head.loss = dict\(type='PerSampleLoss'"):
         to_ausam(copy.deepcopy(cfg))
-    cfg.model.head.loss = dict(type='SoftWeightSmoothL1Loss', supervise_empty=False)
-    with pytest.raises(ValueError, match='batch_reduction'):  # couples the samples: refused
-        to_ausam(copy.deepcopy(cfg))
-    bottom_up = Config.fromfile(train_tool.config_file(
-        'mmpose::body_2d_keypoint/dekr/coco/dekr_hrnet-w32_8xb10-140e_coco-512x512.py'))
-    with pytest.raises(ValueError, match=r"head.type='DEKRHead' is not among(.|\n)*PerSampleLoss"):
-        to_ausam(bottom_up)
+    # the heads that stay refused name their real loss keys, not a model.head.loss
+    cid = Config.fromfile(train_tool.config_file(
+        'mmpose::body_2d_keypoint/cid/coco/cid_hrnet-w32_8xb20-140e_coco-512x512.py'))
+    with pytest.raises(ValueError, match=r"head.type='CIDHead' cannot be split per sample: its "
+                                         r"contrastive loss(.|\n)*Its losses: "
+                                         r"model.head.coupled_heatmap_loss, "
+                                         r"model.head.decoupled_heatmap_loss, "
+                                         r"model.head.contrastive_loss\."):
+        to_ausam(cid)
     # the explicit form is accepted for any head: the user vouches for it
-    cfg.model.head.loss = dict(type='PerSampleLoss', loss=dict(type='AdaptiveWingLoss'),
+    cfg.model.head.loss = dict(type='PerSampleLoss', loss=dict(type='BoneLoss',
+                                                               joint_parents=list(range(17))),
                                batch_reduction='mean')
     assert 'model.head.loss' not in ' '.join(to_ausam(cfg))
 

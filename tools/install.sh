@@ -33,14 +33,43 @@ step "torch $(pin torch), torchvision $(pin torchvision)"
 quiet_pip install -q -c "$lock" torch torchvision
 
 step "runtime dependencies (exact pins of $lock)"
-special='^(mmcv|mmpose|mmdet|mmpretrain|xtcocotools|setuptools|wheel|ninja|Cython|torch|torchvision)=='
+special='^(mmcv|mmpose|mmdet|mmpretrain|xtcocotools|albumentations|albucore|setuptools|wheel|ninja|Cython|torch|torchvision)=='
 mapfile -t rest < <(grep -E '^[A-Za-z0-9_.-]+==' "$lock" | grep -v -E "$special")
 quiet_pip install -q -c "$lock" "${rest[@]}"
 
-step "xtcocotools $(pin xtcocotools), built against numpy $(pin numpy)"
-if ! "$py" -c "import xtcocotools.coco" 2>/dev/null; then
-  quiet_pip install -q -c "$lock" --no-binary xtcocotools --no-build-isolation xtcocotools
+# xtcocotools (MMPose's COCO API; its mask functions decode crowd and unlabelled people for the
+# bottom-up and one-stage models) has no release for numpy >= 2.3: its _mask.pyx sets
+# `np.NPY_OWNDATA`, a name numpy 2.3 removed (numpy's own replacement since 1.7 is
+# NPY_ARRAY_OWNDATA), and Cython turns the unknown name into a runtime lookup, so the build
+# succeeds and every mask decode raises AttributeError. No build flag adds the name back, so the
+# build uses a copy of the sdist with that one name changed (as for mmcv below). Delete this
+# when an xtcocotools release builds against the pinned numpy (jin-s13/xtcocoapi on PyPI).
+xt_v=$(pin xtcocotools)
+step "xtcocotools $xt_v, built against numpy $(pin numpy) (NPY_OWNDATA -> NPY_ARRAY_OWNDATA)"
+mask_ok='import xtcocotools.mask as m; m.decode(m.frPyObjects([[0., 0., 3., 0., 3., 3.]], 4, 4))'
+if ! "$py" -c "$mask_ok" 2>/dev/null; then
+  src=$(mktemp -d)
+  quiet_pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$src" \
+    "xtcocotools==$xt_v"
+  tar -xzf "$src/xtcocotools-$xt_v.tar.gz" -C "$src"
+  pyx="$src/xtcocotools-$xt_v/xtcocotools/_mask.pyx"
+  sed -i 's/np\.NPY_OWNDATA/np.NPY_ARRAY_OWNDATA/g' "$pyx"
+  if grep -q 'np\.NPY_OWNDATA' "$pyx" || ! grep -q 'np\.NPY_ARRAY_OWNDATA' "$pyx"; then
+    echo "xtcocotools $xt_v: _mask.pyx is not the expected source; check the fix above" >&2
+    exit 1
+  fi
+  quiet_pip wheel -q --no-deps --no-build-isolation -w "$src/dist" "$src/xtcocotools-$xt_v"
+  quiet_pip install -q --no-deps --force-reinstall "$src"/dist/xtcocotools-"$xt_v"-*.whl
+  rm -rf "$src"
 fi
+
+# albumentations (MMPose's `Albumentation` transform: RTMPose, RTMO, CSPNeXt-UDP) 1.4.24, not
+# 2.x: 2.x drops CoarseDropout's max_holes/max_height/... (the RTMPose configs' arguments) with
+# a warning and trains with its defaults instead. --no-deps: both it and albucore ask for
+# opencv-python-headless, a second distribution of the same cv2 module that opencv-python
+# (mmcv's) already provides at the same version; their other needs are in the lock.
+step "albumentations $(pin albumentations), albucore $(pin albucore) (--no-deps)"
+quiet_pip install -q --no-deps -c "$lock" albumentations albucore
 
 # mmcv 2.1.0 has no wheel for torch 2.14: build it from the sdist with its C++ ops. Its setup.py
 # hard-codes -std=c++17, but torch 2.14's headers need C++20, so the build uses a copy of the
@@ -73,12 +102,13 @@ step "ausam_mm (editable)"
 quiet_pip install -q --no-deps --no-build-isolation -e .
 
 step "pip check"
-# Two reports are known and harmless: mmpose declares chumpy (only its SMPL tools use it; it
-# does not build against numpy 2) and mmpretrain declares `modelindex`, which PyPI ships as
-# `model-index`. Anything else fails the install.
+# Known and harmless reports: mmpose declares chumpy (only its SMPL tools use it; it does not
+# build against numpy 2), mmpretrain declares `modelindex`, which PyPI ships as `model-index`,
+# and albumentations/albucore declare opencv-python-headless (cv2 comes from opencv-python, see
+# above). Anything else fails the install.
 check=$("$pip" check 2>&1 | grep -v -E "^WARNING: Location" || true)
 unexpected=$(printf '%s\n' "$check" | grep -v -E \
-  '^(mmpose [0-9.]+ requires chumpy|mmpretrain [0-9.]+ requires modelindex|No broken requirements)' \
+  '^(mmpose [0-9.]+ requires chumpy|mmpretrain [0-9.]+ requires modelindex|(albumentations|albucore) [0-9.]+ requires opencv-python-headless|No broken requirements)' \
   | grep -v '^$' || true)
 printf '%s\n' "$check"
 if [ -n "$unexpected" ]; then
@@ -86,14 +116,32 @@ if [ -n "$unexpected" ]; then
 fi
 
 step "import check"
-"$py" - <<'PY'
+NO_ALBUMENTATIONS_UPDATE=1 "$py" - <<'PY'
 import brevitas, mmcv, mmcv.ops, mmdet, mmengine, mmpose.models, mmpretrain.models, torch
+import numpy as np
+import xtcocotools.mask as cocomask
+from mmpose.datasets.transforms import Albumentation
 import ausam_mm
 from mmcv.ops import nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
 nms(boxes, torch.tensor([0.9, 0.8]), 0.5)
+# MMPose's Albumentation transform with the RTMPose configs' CoarseDropout arguments: one hole
+# of exactly half the height and width (albumentations 2.x would ignore them)
+img = np.random.default_rng(0).integers(1, 256, (64, 48, 3), dtype=np.uint8)
+albu = Albumentation(transforms=[dict(type='CoarseDropout', max_holes=1, min_holes=1,
+                                      max_height=0.5, min_height=0.5, max_width=0.5,
+                                      min_width=0.5, p=1.0)])
+out = albu(dict(img=img.copy()))['img']
+assert out.shape == img.shape and int((out == 0).all(-1).sum()) == 32 * 24, 'Albumentation'
+# xtcocotools' masks, as MMPose's bottom-up transforms use them: polygon -> RLE -> mask -> RLE
+rle = cocomask.merge(cocomask.frPyObjects([[2., 2., 12., 2., 12., 8., 2., 8.]], 16, 20))
+mask = cocomask.decode(rle)
+assert mask.shape == (16, 20) and int(mask.sum()) == int(cocomask.area(rle)) == 60, 'polygon'
+assert cocomask.encode(np.asfortranarray(mask)) == rle, 'encode'
+raw = cocomask.frPyObjects({'size': [16, 20], 'counts': [5, 10, 305]}, 16, 20)
+assert int(cocomask.decode(raw).sum()) == 10, 'uncompressed RLE'
 print(f'torch {torch.__version__}, mmcv {mmcv.__version__} (ops ok), mmengine '
       f'{mmengine.__version__}, mmpose {mmpose.__version__}, mmpretrain '
       f'{mmpretrain.__version__}, brevitas {brevitas.__version__}, ausam_mm '
-      f'{ausam_mm.__version__}')
+      f'{ausam_mm.__version__}; albumentations and xtcocotools masks ok')
 PY

@@ -10,7 +10,7 @@ Examples:
     >>> train_dataloader = dict(
     >>>     dataset=dict(type='IndexedDataset', dataset=dict(type='CocoDataset', ...)))
 """
-from typing import Any, Union
+from typing import Any, Optional, Sequence, Union
 
 from mmengine.registry import DATASETS
 from mmengine.structures import BaseDataElement
@@ -27,10 +27,21 @@ class IndexedDataset:
 
     Args:
         dataset: the dataset, or its config.
+        pipeline: if given, the wrapped dataset's pipeline (replacing the one it has). MMPose's
+            ``YOLOXPoseModeSwitchHook`` (RTMO, YOLOX-Pose) rebuilds the train dataloader from
+            the config with ``train_dataloader.dataset.pipeline = <stage-2 pipeline>``, which
+            with this wrapper lands here.
     """
 
-    def __init__(self, dataset: Union[dict, Any]) -> None:
-        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+    def __init__(self, dataset: Union[dict, Any],
+                 pipeline: Optional[Sequence[dict]] = None) -> None:
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset if pipeline is None
+                                     else dict(dataset, pipeline=pipeline))
+        elif pipeline is not None:
+            from mmengine.dataset import Compose
+            dataset.pipeline = Compose(pipeline)
+        self.dataset = dataset
 
     def __len__(self) -> int:
         return len(self.dataset)

@@ -1,17 +1,25 @@
 """MMPose adapter: per-sample pose losses for AUSAM, and the ``--ausam`` config rewrite.
 
-- :class:`PerSampleLoss` (root ``MODELS``, so MMPose heads build it under
+- :class:`PerSampleLoss` (root ``MODELS``, so MMPose builds it under
   ``default_scope='mmpose'``): wraps an MMPose loss and returns one value per sample whose
   mean is the loss's own value.
+- :class:`PerImageYOLOXPoseHead`, :class:`PerImageRTMOHead`: the one-stage heads with one
+  value per image for every loss key; :class:`PerSampleDWPoseDistiller`: DWPose distillation
+  with per-sample losses.
 - :func:`per_sample_pose_losses`, appended to ``ausam_mm.engine.convert.PER_SAMPLE_ADAPTERS``:
-  rewrites a pose estimator config's head loss(es) to ``PerSampleLoss``.
+  rewrites a pose model config so that every loss key is per sample (``docs/pose.md``).
 """
 from ..engine.convert import PER_SAMPLE_ADAPTERS
-from .convert import PER_SAMPLE_HEADS, per_sample_pose_losses
-from .per_sample_loss import BATCH_REDUCTIONS, PerSampleLoss, reduction_of
+from .convert import (PER_IMAGE_HEADS, PER_SAMPLE_HEADS, ROW_HEADS, UNSPLIT_HEADS,
+                      per_sample_pose_losses)
+from .distiller import PerSampleDWPoseDistiller
+from .per_image_heads import PerImageRTMOHead, PerImageYOLOXPoseHead
+from .per_sample_loss import BATCH_COUNTS, BATCH_REDUCTIONS, PerSampleLoss, reduction_of
 
 if per_sample_pose_losses not in PER_SAMPLE_ADAPTERS:
     PER_SAMPLE_ADAPTERS.append(per_sample_pose_losses)
 
-__all__ = ['PerSampleLoss', 'BATCH_REDUCTIONS', 'reduction_of', 'PER_SAMPLE_HEADS',
+__all__ = ['PerSampleLoss', 'BATCH_REDUCTIONS', 'BATCH_COUNTS', 'reduction_of',
+           'PER_SAMPLE_HEADS', 'ROW_HEADS', 'PER_IMAGE_HEADS', 'UNSPLIT_HEADS',
+           'PerImageYOLOXPoseHead', 'PerImageRTMOHead', 'PerSampleDWPoseDistiller',
            'per_sample_pose_losses']

@@ -18,10 +18,13 @@ by how that loss reduces over the batch, so that
   sample i's elements.
 - ``MultipleLossWrapper``: a list of vectors, each by its own loss's rule.
 
-A loss whose normalisation couples the samples (e.g. ``SoftWeightSmoothL1Loss`` with
-``supervise_empty=False`` divides by the batch's count of positive weights) cannot be written
-as such a mean and is refused. Other losses: give ``batch_reduction`` ('mean' or 'sum') when
-the loss is the mean or sum of independent per-sample terms.
+- batch **count** (``SoftWeightSmoothL1Loss`` with ``supervise_empty=False``: the sum over
+  the batch divided by the batch's number ``N`` of positive weights): ``v_i = B * S_i / N``,
+  sample i's share ``S_i / N`` of the loss times B, where ``S_i = loss(sample i) * n_i`` and
+  ``n_i`` is sample i's count (:data:`BATCH_COUNTS`).
+
+Other losses: give ``batch_reduction`` ('mean' or 'sum') when the loss is the mean or sum of
+independent per-sample terms.
 """
 import logging
 import warnings
@@ -35,6 +38,7 @@ from torch import Tensor, nn
 from torch.utils._pytree import tree_flatten, tree_map
 
 Reduction = Union[str, List['Reduction']]
+_MISSING = object()
 
 
 def _l1_reduction(loss: nn.Module) -> str:
@@ -46,9 +50,38 @@ def _l1_reduction(loss: nn.Module) -> str:
 #: a list). Keyed by the name of MMPose's class (``mmpose.models.losses``; a subclass or a
 #: namesake elsewhere may reduce differently and is not matched). Names, not classes, so that
 #: ``import ausam_mm`` does not import ``mmpose.models``.
+def _own_reduction(loss: nn.Module) -> str:
+    return {'none': 'mean'}.get(loss.reduction, loss.reduction)
+
+
+def _soft_weight_reduction(loss: nn.Module) -> str:
+    return 'count' if loss.use_target_weight and not loss.supervise_empty else 'mean'
+
+
+def _positive_weights(loss: nn.Module, output: Tensor, target: Tensor,
+                      target_weight: Optional[Tensor] = None) -> Tensor:
+    return (target_weight > 0).flatten(1).sum(1)
+
+
+#: For batch-count losses: each sample's share ``n_i`` of the count the loss divides by.
+BATCH_COUNTS: Dict[str, Callable[..., Tensor]] = {
+    'SoftWeightSmoothL1Loss': _positive_weights,
+}
+
 BATCH_REDUCTIONS: Dict[str, Callable[[nn.Module], Reduction]] = {
     'KeypointMSELoss': lambda loss: 'mean',
     'KeypointOHKMMSELoss': lambda loss: 'mean',
+    'CombinedTargetMSELoss': lambda loss: 'mean',
+    'AdaptiveWingLoss': lambda loss: 'mean',
+    'WingLoss': lambda loss: 'mean',
+    'SoftWingLoss': lambda loss: 'mean',
+    'MPJPELoss': lambda loss: 'mean',
+    'MPJPEVelocityJointLoss': lambda loss: 'mean',
+    'MSELoss': lambda loss: 'mean',
+    'BCELoss': _own_reduction,
+    'SoftWeightSmoothL1Loss': _soft_weight_reduction,
+    'FeaLoss': lambda loss: 'mean',
+    'KDLoss': lambda loss: 'mean',
     'SmoothL1Loss': lambda loss: 'mean',
     'L1Loss': _l1_reduction,
     'KLDiscretLoss': lambda loss: 'sum',
@@ -65,7 +98,7 @@ def is_known(cls: type) -> bool:
 
 
 def reduction_of(loss: nn.Module) -> Reduction:
-    """'mean' or 'sum': how ``loss`` combines its per-sample values over the batch."""
+    """'mean', 'sum' or 'count': how ``loss`` combines its per-sample values over the batch."""
     if not is_known(type(loss)):
         known = sorted(BATCH_REDUCTIONS)
         raise ValueError(
@@ -94,9 +127,15 @@ class PerSampleLoss(nn.Module):
         vectorize: run the per-sample calls with ``torch.func.vmap`` (one batched call). When
             vmap cannot run the loss, the wrapper falls back to a Python loop once and says so
             in the log; ``False`` always loops.
+        **loss_options: options of the wrapped loss repeated on the wrapper, for heads that
+            read their loss *config* (``VisPredictHead`` adds its sigmoid when
+            ``loss.use_sigmoid``); each must equal the wrapped loss's attribute.
 
     The wrapped module keeps its parameters (``RLELoss``'s flow model) under the same
-    state-dict names as without the wrapper, so checkpoints load either way.
+    state-dict names as without the wrapper, so checkpoints load either way, and its
+    attributes: reading or setting ``wrapper.beta`` or ``wrapper.loss_weight`` reads or sets the
+    wrapped loss's (heads read ``use_target_weight``, RTMO's mode-switch hook sets
+    ``loss_weight``).
 
     Examples:
         >>> model = dict(head=dict(loss=dict(
@@ -109,19 +148,33 @@ class PerSampleLoss(nn.Module):
     """
 
     def __init__(self, loss: Union[dict, nn.Module], batch_reduction: Optional[str] = None,
-                 vectorize: bool = True, batch_size: Optional[int] = None) -> None:
+                 vectorize: bool = True, batch_size: Optional[int] = None,
+                 **loss_options: Any) -> None:
         super().__init__()
-        self.loss = POSE_MODELS.build(loss) if isinstance(loss, dict) else loss
+        inner = POSE_MODELS.build(loss) if isinstance(loss, dict) else loss
+        for key, value in loss_options.items():
+            if getattr(inner, key, _MISSING) != value:
+                raise ValueError(
+                    f'PerSampleLoss: {key}={value!r} must repeat an option of the wrapped '
+                    f'{type(inner).__name__} (which has {key}='
+                    f'{getattr(inner, key, "no such option")!r}).')
         if batch_reduction is None:
-            self.reduction = reduction_of(self.loss)
+            reduction = reduction_of(inner)
         elif batch_reduction in ('mean', 'sum'):
-            self.reduction = batch_reduction
+            reduction = batch_reduction
         else:
             raise ValueError(f"batch_reduction must be 'mean' or 'sum', got {batch_reduction!r}")
-        self.vectorize = vectorize
+        if isinstance(reduction, list) and 'count' in reduction:
+            raise ValueError(f'PerSampleLoss: a batch-count loss inside {type(inner).__name__} '
+                             'cannot be split; wrap each member loss instead.')
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
             raise ValueError(f'`batch_size` must be a positive int or None, got {batch_size!r}')
+        # the wrapper's own attributes first: later assignments of other names that the wrapped
+        # loss has go to the wrapped loss (__setattr__)
+        self.batch_reduction = reduction
+        self.vectorize = vectorize
         self.batch_size = batch_size
+        self.loss = inner
         self.register_state_dict_post_hook(_drop_inner_prefix)
         self.register_load_state_dict_pre_hook(_add_inner_prefix)
 
@@ -147,7 +200,28 @@ class PerSampleLoss(nn.Module):
                           logger='current', level=logging.WARNING)
         else:
             per_sample = self._loop(one_sample, args, kwargs, dims, batch)
-        return _reduce(per_sample, self.reduction, self.batch_size or batch)
+        if self.batch_reduction == 'count':  # v_i = B * l_i * n_i / N
+            counts = BATCH_COUNTS[type(self.loss).__name__](self.loss, *args, **kwargs)
+            values = _reduce(per_sample, 'mean', batch)
+            return values * counts.to(values) * (batch / counts.sum().clamp(min=1).to(values))
+        return _reduce(per_sample, self.batch_reduction, self.batch_size or batch)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            inner = self.__dict__.get('_modules', {}).get('loss')
+            if inner is None or name.startswith('__'):
+                raise
+            return getattr(inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        inner = self.__dict__.get('_modules', {}).get('loss')
+        if (inner is not None and name not in self.__dict__ and hasattr(inner, name)
+                and not isinstance(value, (nn.Module, Tensor))):
+            setattr(inner, name, value)
+        else:
+            super().__setattr__(name, value)
 
     @staticmethod
     def _loop(one_sample, args, kwargs, dims, batch):
