@@ -26,7 +26,7 @@ from mmpose.structures import PoseDataSample
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_ausam
-from test_pose_data import COCO, HEATMAP, INPUT, build, estimator, pipeline
+from test_pose_data import COCO, HEATMAP, INPUT, build, estimator, pipeline, runner_cfg
 
 BOTTOMUP_COCO = dict(COCO, data_mode='bottomup')  # 4 images, 14 people (2 unlabelled)
 MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
@@ -257,25 +257,6 @@ def test_every_loss_key_is_per_sample_with_the_mean_of_the_model_loss(name, tmp_
         assert torch.isfinite(mine[key]).all()
 
 
-def runner(work_dir, model, dataset, batch_size, **kwargs):
-    loader = dict(batch_size=batch_size, num_workers=0,
-                  sampler=dict(type='DefaultSampler', shuffle=True),
-                  batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, warmup_epochs=1,
-                                     ramp_epochs=1),
-                  dataset=dict(type='IndexedDataset', dataset=dataset))
-    cfg = Config(dict(
-        default_scope='mmpose', model=model, work_dir=str(work_dir),
-        experiment_name=f'family_{uuid.uuid4().hex[:8]}', train_dataloader=loader,
-        train_cfg=dict(by_epoch=True, max_epochs=2),
-        optim_wrapper=dict(type='AUSAMOptimWrapper', optimizer=dict(type='Adam', lr=1e-3),
-                           rho=0.05),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
-                           logger=dict(type='LoggerHook', interval=1)),
-        randomness=dict(seed=0), env_cfg=dict(dist_cfg=dict(backend='gloo')),
-        log_level='WARNING', **kwargs))
-    return cfg
-
-
 @pytest.mark.parametrize('name', list(FAMILIES))
 def test_ausam_trains_two_epochs_and_resumes_exactly(name, tmp_path):
     model_cfg, dataset = family(name, tmp_path)
@@ -283,7 +264,7 @@ def test_ausam_trains_two_epochs_and_resumes_exactly(name, tmp_path):
     # of 2 and 3 keep more than one value per BatchNorm channel)
     batch = 4 if dataset.get('data_mode') == 'bottomup' else 6
     dataset = dict(dataset, indices=batch)
-    cfg = runner(tmp_path / 'run', convert(model_cfg, batch), dataset, batch)
+    cfg = runner_cfg(tmp_path / 'run', convert(model_cfg, batch), dataset, batch_size=batch)
     straight = Runner.from_cfg(copy.deepcopy(cfg))
     straight.train()
     history = straight.optim_wrapper.history

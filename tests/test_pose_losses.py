@@ -234,3 +234,45 @@ def test_batch_sum_loss_scales_to_the_candidate_batch():
     torch.testing.assert_close(plain * b / subset, part, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match='0'):
         PerSampleLoss(KL, batch_size=0)
+
+
+def test_batch_count_loss_gives_each_sample_its_share_of_the_count_normalised_sum():
+    """DEKR's displacement loss divides the batch's sum by the batch's number N of positive
+    weights: v_i = B * S_i / N, so the mean is the loss and zero-weight samples get 0."""
+    torch.manual_seed(0)
+    cfg = dict(type='SoftWeightSmoothL1Loss', use_target_weight=True, supervise_empty=False,
+               beta=1 / 9, loss_weight=0.002)
+    loss = MODELS.build(cfg)
+    pred, target = torch.randn(4, 34, 8, 8), torch.randn(4, 34, 8, 8)
+    weight = torch.rand(4, 34, 8, 8) * (torch.rand(4, 34, 8, 8) > 0.7)
+    weight[2] = 0  # an image without people
+    ours = build(MODELS, dict(type='PerSampleLoss', loss=cfg))
+    assert ours.batch_reduction == 'count'
+    values = ours(pred, target, weight)
+    torch.testing.assert_close(values.mean(), loss(pred, target, weight), rtol=1e-6, atol=1e-9)
+    assert values[2] == 0
+    count = int((weight > 0).sum())
+    for i in (0, 3):  # sample i alone is normalised by its own count n_i
+        n_i = int((weight[i] > 0).sum())
+        alone = loss(pred[i:i + 1], target[i:i + 1], weight[i:i + 1])
+        torch.testing.assert_close(values[i], 4 * alone * n_i / count, rtol=1e-5, atol=1e-9)
+
+
+def test_wrapper_reads_and_sets_the_wrapped_loss_options():
+    """Heads read their loss's options through the wrapper (DWPose: ``beta``), and RTMO's
+    mode-switch hook sets ``loss_weight``: both reach the wrapped loss."""
+    ours = build(MODELS, dict(type='PerSampleLoss', loss=RTM_KL))
+    assert ours.beta == 10. and ours.use_target_weight
+    ours.beta = 5.0
+    assert ours.loss.beta == 5.0 and 'beta' not in vars(ours)
+    oks = build(MODELS, dict(type='PerSampleLoss', loss=MSE))
+    oks.loss_weight = 10.0
+    assert oks.loss.loss_weight == 10.0 and 'loss_weight' not in vars(oks)
+    ours.vectorize = False  # the wrapper's own option stays its own
+    assert ours.vectorize is False and not hasattr(ours.loss, 'vectorize')
+    checked = build(MODELS, dict(type='PerSampleLoss', use_sigmoid=True, loss=dict(
+        type='BCELoss', use_target_weight=True, use_sigmoid=True)))  # VisPredictHead's
+    assert checked.use_sigmoid
+    with pytest.raises(ValueError, match='use_sigmoid=False must repeat'):
+        build(MODELS, dict(type='PerSampleLoss', use_sigmoid=False, loss=dict(
+            type='BCELoss', use_sigmoid=True)))
