@@ -6,8 +6,9 @@ labels get 0 % and 30 % symmetric noise (exactly that fraction of training sampl
 drawn uniformly from the *other* classes; the test labels stay clean). A small CNN, an
 mmpretrain ``ImageClassifier``, trains through a real MMEngine ``Runner`` for every variant x
 noise level x seed, with the same epochs, batch size, SGD (momentum, cosine LR per iteration)
-and initial weights; the variants differ only by ``ausam_mm.engine.convert.to_sam`` /
-``to_ausam``:
+and initial weights; the variants (rows of ``ausam_mm/engine/variants.py``, applied with its
+``apply_variant``: ``rho`` for all, ``ramp_epochs`` for the AUSAM ones) differ only by
+``ausam_mm.engine.convert.to_sam`` / ``to_ausam``:
 
 - ``base``: the plain ``OptimWrapper``;
 - ``sam``: ``SAMOptimWrapper`` on every sample;
@@ -50,14 +51,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import ausam_mm  # noqa: F401  (registers the wrappers, the sampler, the mmpretrain adapter)
-from ausam_mm.engine.convert import to_ausam, to_sam
+from ausam_mm.engine.variants import VARIANTS, apply_variant, uses_sampler
 
-VARIANTS = {
-    'base': None,
-    'sam': ('sam', {}),
-    'ausam_0.5': ('ausam', dict(ratio=0.5)),
-    'random_0.5': ('ausam', dict(ratio=0.5, score='uniform')),
-}
+DEFAULT_VARIANTS = ['base', 'sam', 'ausam_0.5', 'random_0.5']
 NUM_CLASSES = 10
 
 
@@ -168,7 +164,7 @@ def digits_config(variant: str, noise: float, seed: int, work_dir: str, epochs: 
                   batch_size: int, lr: float, weight_decay: float, rho: float, width: int,
                   ramp_epochs: float, test_fraction: float, keep_checkpoint: bool,
                   log_interval: int) -> Config:
-    """The Runner config of one run; the variant is applied with ``to_sam``/``to_ausam``."""
+    """The Runner config of one run; the variant is applied with ``apply_variant``."""
     data = dict(test_fraction=test_fraction, split_seed=0)
     cfg = Config(dict(
         default_scope='mmpretrain',
@@ -201,19 +197,8 @@ def digits_config(variant: str, noise: float, seed: int, work_dir: str, epochs: 
                         else None)),
         randomness=dict(seed=seed),
         log_level='WARNING'))
-    kind = VARIANTS[variant]
-    if kind is not None:
-        convert, options = kind
-        if convert == 'sam':
-            to_sam(cfg, rho=rho, **options)
-        else:
-            to_ausam(cfg, rho=rho, ramp_epochs=ramp_epochs, **options)
+    apply_variant(cfg, variant, rho=rho, ramp_epochs=ramp_epochs)
     return cfg
-
-
-def uses_sampler(variant: str) -> bool:
-    """AUSAM and random-subset SAM: runs whose checkpoint holds a score history."""
-    return VARIANTS[variant] is not None and VARIANTS[variant][0] == 'ausam'
 
 
 def noisy_label_fit(runner: Runner, dataset: DigitsDataset) -> Optional[float]:
@@ -295,7 +280,8 @@ def table(summary: Dict[str, Dict[str, Dict]]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS,
+                        choices=list(VARIANTS), help='rows of ausam_mm/engine/variants.py')
     parser.add_argument('--noise', nargs='+', type=float, default=[0.0, 0.3],
                         help='symmetric label noise rates of the training split')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2, 3, 4])

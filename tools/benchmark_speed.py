@@ -1,12 +1,13 @@
 """Throughput of the base optimizer, SAM, AUSAM and random-subset SAM, interleaved in one run.
 
-For one config, every variant trains through a real MMEngine Runner (iteration-based, data
-loading included) and is timed after a few warm-up iterations; the variants take turns for
-``--rounds`` rounds so that machine noise hits them alike. The samples per second of process
-CPU time are reported too: on a shared machine they are far less noisy than wall time. Reported per variant: candidate
-samples per second (``batch_size`` x iterations / s: how fast an epoch goes), peak GPU memory,
-and the sample-passes per candidate sample counted by a forward hook (base 1, SAM 2, AUSAM
-2 x ratio). The table gives ratios to SAM and to the base optimizer; ``--out`` saves JSON.
+For one config, every variant (a row of ``ausam_mm/engine/variants.py``) trains through a real
+MMEngine Runner (iteration-based, data loading included) and is timed after a few warm-up
+iterations; the variants take turns for ``--rounds`` rounds so that machine noise hits them
+alike. The samples per second of process CPU time are reported too: on a shared machine they
+are far less noisy than wall time. Reported per variant: candidate samples per second
+(``batch_size`` x iterations / s: how fast an epoch goes), peak GPU memory, and the
+sample-passes per candidate sample counted by a forward hook (base 1, SAM 2, AUSAM 2 x ratio).
+The table gives ratios to SAM and to the base optimizer; ``--out`` saves JSON.
 
 Without a config it benchmarks a small conv net (mmpretrain ``ResNet_CIFAR``, depth 18, 16
 base channels) on generated 40x40 PNG images with a real pipeline (decode, random resized
@@ -26,7 +27,7 @@ import platform
 import statistics
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,25 +36,21 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import ausam_mm  # noqa: F401
-from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
+from ausam_mm.engine.convert import to_amp
+from ausam_mm.engine.variants import VARIANTS, apply_variant
 
-VARIANTS = {
-    'base': None,
-    'sam': ('sam', {}),
-    'ausam_0.3': ('ausam', dict(ratio=0.3)),
-    'ausam_0.5': ('ausam', dict(ratio=0.5)),
-    'ausam_1.0': ('ausam', dict(ratio=1.0)),
-    'random_0.5': ('ausam', dict(ratio=0.5, score='uniform')),
-}
+DEFAULT_VARIANTS = ['base', 'sam', 'ausam_0.3', 'ausam_0.5', 'ausam_1.0', 'random_0.5']
 
 
 class ThroughputHook(Hook):
-    """Times iterations after ``skip`` warm-up ones and counts the samples forwarded."""
+    """Times iterations after ``skip`` warm-up ones (at least ``skip_epochs`` epochs' worth) and
+    counts the samples forwarded in training mode (evaluation forwards are not counted)."""
 
     priority = 'VERY_LOW'
 
-    def __init__(self, skip: int) -> None:
+    def __init__(self, skip: int, skip_epochs: int = 0) -> None:
         self.skip = skip
+        self.skip_epochs = skip_epochs
         self.stamps: List[float] = []
         self.cpu_stamps: List[float] = []  # process CPU time: robust to other load
         self.forwarded = 0
@@ -61,9 +58,11 @@ class ThroughputHook(Hook):
 
     def before_train(self, runner) -> None:
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        if self.skip_epochs:
+            self.skip = max(self.skip, self.skip_epochs * len(runner.train_dataloader))
 
         def count(module, args, kwargs):
-            if self.counting:
+            if self.counting and module.training:
                 inputs = kwargs.get('inputs', args[0] if args else None)
                 self.forwarded += len(inputs)
         model.register_forward_pre_hook(count, with_kwargs=True)
@@ -136,22 +135,20 @@ def variant_config(base: Config, name: str, work_dir: str, iters: int,
     cfg.default_hooks = hooks
     cfg.custom_hooks = []
     cfg.log_level = 'WARNING'
-    kind = VARIANTS[name]
-    if kind is not None:
-        convert, options = kind
-        if convert == 'sam':
-            to_sam(cfg, **options)
-        else:
-            to_ausam(cfg, warmup_epochs=0, ramp_epochs=0, **options)
+    apply_variant(cfg, name, warmup_epochs=0, ramp_epochs=0)
     if amp:
         to_amp(cfg)
     return cfg
 
 
-def measure(cfg: Config, skip: int) -> Dict:
-    hook = ThroughputHook(skip)
+def measure(cfg: Config, skip: int, skip_epochs: int = 0, hooks: Sequence[Hook] = ()) -> Dict:
+    """Train ``cfg`` once; throughput and passes per sample after the skipped iterations.
+    ``hooks`` are registered too (e.g. to record what else a caller reports of the run)."""
+    hook = ThroughputHook(skip, skip_epochs)
     runner = Runner.from_cfg(cfg)
     runner.register_hook(hook)
+    for extra in hooks:
+        runner.register_hook(extra)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     runner.train()
@@ -185,7 +182,8 @@ def ratio_table(results: Dict[str, Dict]) -> str:
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', help='MMEngine config; default: small conv net')
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS,
+                        choices=list(VARIANTS), help='rows of ausam_mm/engine/variants.py')
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--iters', type=int, default=12, help='timed iterations per turn')
     parser.add_argument('--skip', type=int, default=3, help='untimed warm-up iterations')

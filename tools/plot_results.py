@@ -34,11 +34,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ausam_mm.engine.checkpoint import load_from_own_run, resume_checkpoint_path  # noqa: E402
+from ausam_mm.engine.variants import VARIANTS  # noqa: E402
 
-LABELS = {'base': 'base (SGD)', 'sam': 'SAM', 'ausam_0.3': 'AUSAM 0.3',
-          'ausam_0.5': 'AUSAM 0.5', 'ausam_1.0': 'AUSAM 1.0', 'random_0.5': 'random 0.5'}
-COLORS = {'base': 'tab:gray', 'sam': 'tab:blue', 'ausam_0.3': 'tab:olive',
-          'ausam_0.5': 'tab:red', 'ausam_1.0': 'tab:purple', 'random_0.5': 'tab:green'}
+
+def variant_label(variant: str) -> str:
+    return VARIANTS[variant].label if variant in VARIANTS else variant
+
+
+def variant_color(variant: str) -> Optional[str]:
+    return VARIANTS[variant].color if variant in VARIANTS else None
 
 
 def load_json(path: str) -> Dict:
@@ -79,7 +83,8 @@ def plot_speed_accuracy(accuracy: Dict, speed: Optional[Dict], out: str) -> str:
             if variant not in x_of:
                 continue
             ax.errorbar(x_of[variant], 100 * r['acc_mean'], yerr=100 * r['acc_std'], fmt='o',
-                        capsize=4, color=COLORS.get(variant), label=LABELS.get(variant, variant))
+                        capsize=4, color=variant_color(variant),
+                        label=variant_label(variant))
         ax.set_title(f"digits, {100 * float(noise):g}% label noise "
                      f"({rows[next(iter(rows))]['n']} seeds)")
         ax.set_xlabel(xlabel, fontsize=8)

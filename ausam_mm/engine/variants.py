@@ -1,0 +1,115 @@
+"""The one table of training variants that the benchmarks, the plots and the demo compare.
+
+A variant is a name for "this config, trained with that conversion and those options": the
+base optimizer as the config has it, SAM, AUSAM at some ratio, random-subset SAM, ...
+``tools/benchmark_speed.py``, ``tools/benchmark_accuracy.py`` and ``tools/plot_results.py``
+read :data:`VARIANTS`, so adding a variant is one row here::
+
+    'ausam_0.7': Variant('ausam', dict(ratio=0.7), 'AUSAM 0.7', 'tab:pink'),
+
+A row names its conversion by the ``tools/train.py`` flag that applies it (``'sam'`` ->
+``--sam``, i.e. :func:`~ausam_mm.engine.convert.to_sam`), so every variant is also a command
+line (:func:`train_args`). A new conversion is one row of :data:`CONVERSIONS`.
+
+Usage::
+
+    from ausam_mm.engine.variants import apply_variant
+    apply_variant(cfg, 'ausam_0.5', rho=0.1, ramp_epochs=3)   # edits cfg, returns the changes
+
+The keyword settings are the run's settings for the SAM family (``rho``, AUSAM's ``ramp_*``,
+...): each variant receives those its conversion accepts (the base optimizer none, SAM no
+sampler option). A setting that no conversion accepts, or that contradicts the variant's own
+options, is an error.
+"""
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional
+
+from mmengine.config import Config
+
+from .convert import SAMPLER_OPTIONS, WRAPPER_OPTIONS, to_ausam, to_sam
+
+
+class Conversion(NamedTuple):
+    """How to turn a config into a variant: the function, its options, whether it draws
+    subsets (a batch sampler that keeps a per-sample score history)."""
+    apply: Callable[..., List[str]]
+    options: FrozenSet[str]
+    sampler: bool
+
+
+class Variant(NamedTuple):
+    """One row: the conversion (``None``: the config's own optimizer), its options, and how
+    plots and tables name and colour it."""
+    conversion: Optional[str]
+    options: Dict[str, Any]
+    label: str
+    color: str
+
+
+CONVERSIONS: Dict[str, Conversion] = {
+    'sam': Conversion(to_sam, frozenset(WRAPPER_OPTIONS), sampler=False),
+    'ausam': Conversion(to_ausam, frozenset(WRAPPER_OPTIONS | SAMPLER_OPTIONS), sampler=True),
+}
+
+VARIANTS: Dict[str, Variant] = {
+    'base': Variant(None, {}, 'base optimizer', 'tab:gray'),
+    'sam': Variant('sam', {}, 'SAM', 'tab:blue'),
+    'ausam_0.3': Variant('ausam', dict(ratio=0.3), 'AUSAM 0.3', 'tab:olive'),
+    'ausam_0.5': Variant('ausam', dict(ratio=0.5), 'AUSAM 0.5', 'tab:red'),
+    'ausam_1.0': Variant('ausam', dict(ratio=1.0), 'AUSAM 1.0', 'tab:purple'),
+    'random_0.5': Variant('ausam', dict(ratio=0.5, score='uniform'), 'random 0.5', 'tab:green'),
+}
+
+
+def variant_options(name: str, **settings: Any) -> Dict[str, Any]:
+    """The options the variant's conversion gets: the settings it accepts plus its own."""
+    variant = _get(name)
+    known = set().union(*(c.options for c in CONVERSIONS.values()))
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f'variant settings {unknown} are not options of any conversion '
+                         f'({sorted(CONVERSIONS)}); valid: {sorted(known)}')
+    if variant.conversion is None:
+        return {}
+    clash = sorted(k for k in set(settings) & set(variant.options)
+                   if settings[k] != variant.options[k])
+    if clash:
+        raise ValueError(f'variant {name!r} fixes {clash} to '
+                         f'{[variant.options[k] for k in clash]}; drop them from the settings '
+                         'or pick another variant')
+    accepted = CONVERSIONS[variant.conversion].options
+    options = {k: v for k, v in settings.items() if k in accepted}
+    options.update(variant.options)
+    return options
+
+
+def apply_variant(cfg: Config, name: str, **settings: Any) -> List[str]:
+    """Convert ``cfg`` in place to variant ``name``; returns the changes made (as ``--sam``/
+    ``--ausam`` log them). ``'base'`` leaves the config as it is."""
+    variant = _get(name)
+    options = variant_options(name, **settings)
+    if variant.conversion is None:
+        return []
+    return CONVERSIONS[variant.conversion].apply(cfg, **options)
+
+
+def train_args(name: str, **settings: Any) -> List[str]:
+    """The ``tools/train.py`` arguments that apply the variant, e.g.
+    ``['--ausam', 'ratio=0.5', 'rho=0.05']``; ``[]`` for the base optimizer."""
+    variant = _get(name)
+    options = variant_options(name, **settings)
+    if variant.conversion is None:
+        return []
+    return [f'--{variant.conversion}', *(f'{k}={v}' for k, v in options.items())]
+
+
+def uses_sampler(name: str) -> bool:
+    """Whether the variant draws subsets: its checkpoints hold a per-sample score history."""
+    variant = _get(name)
+    return variant.conversion is not None and CONVERSIONS[variant.conversion].sampler
+
+
+def _get(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise KeyError(f'unknown variant {name!r}; known: {sorted(VARIANTS)} '
+                       '(ausam_mm/engine/variants.py)')
+    return VARIANTS[name]

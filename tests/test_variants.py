@@ -1,0 +1,52 @@
+"""The variant table (ausam_mm/engine/variants.py) that the benchmarks, plots and demo share."""
+import pytest
+from mmengine.config import Config
+
+from ausam_mm.engine.convert import to_ausam, to_sam
+from ausam_mm.engine.variants import (VARIANTS, apply_variant, train_args, uses_sampler,
+                                      variant_options)
+from conftest import load_tool, toy_runner_cfg
+
+
+def plain_cfg(tmp_path):
+    return Config(toy_runner_cfg(tmp_path, optim='OptimWrapper', experiment_name='variants'))
+
+
+def test_each_variant_is_its_conversion_with_the_settings_it_accepts(tmp_path):
+    for name, variant in VARIANTS.items():
+        cfg, expected = plain_cfg(tmp_path), plain_cfg(tmp_path)
+        changes = apply_variant(cfg, name, rho=0.2, ramp_epochs=3)
+        if variant.conversion is None:
+            assert changes == [] and cfg.to_dict() == expected.to_dict()
+        elif variant.conversion == 'sam':  # no sampler, so no ramp
+            to_sam(expected, rho=0.2, **variant.options)
+        else:
+            to_ausam(expected, rho=0.2, ramp_epochs=3, **variant.options)
+        assert cfg.to_dict() == expected.to_dict(), name
+        assert uses_sampler(name) == ('batch_sampler' in cfg.train_dataloader), name
+    assert variant_options('ausam_0.5', rho=0.2) == dict(rho=0.2, ratio=0.5)
+    assert variant_options('base', rho=0.2) == {}
+
+
+def test_train_args_rebuild_the_same_config_through_tools_train(tmp_path):
+    train = load_tool('train')
+    for name in VARIANTS:
+        cfg = plain_cfg(tmp_path)
+        apply_variant(cfg, name, rho=0.2, ramp_epochs=3)
+        args = train.parse_args(['cfg.py', '--work-dir', str(tmp_path),
+                                 *train_args(name, rho=0.2, ramp_epochs=3)])
+        rebuilt = plain_cfg(tmp_path)
+        train.merge_args(rebuilt, args)
+        rebuilt.pop('launcher')
+        assert rebuilt.to_dict() == cfg.to_dict(), name
+    assert train_args('base', rho=0.2) == []
+    assert train_args('random_0.5') == ['--ausam', 'ratio=0.5', 'score=uniform']
+
+
+def test_bad_settings_and_names_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"\['ramp_epoch'\]"):
+        apply_variant(plain_cfg(tmp_path), 'sam', ramp_epoch=3)  # typo: no conversion has it
+    with pytest.raises(ValueError, match=r"'ausam_0.5' fixes \['ratio'\]"):
+        apply_variant(plain_cfg(tmp_path), 'ausam_0.5', ratio=0.3)
+    with pytest.raises(KeyError, match="'ausam_0.4'.*variants.py"):
+        apply_variant(plain_cfg(tmp_path), 'ausam_0.4')
