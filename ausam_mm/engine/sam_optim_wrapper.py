@@ -51,6 +51,11 @@ class SAMMixin:
         sync_perturbation: under DDP, all-reduce the first-pass gradient so that every rank
             perturbs by the same ``e`` (costs one extra all-reduce). Default: each rank perturbs
             by its own gradient (no communication), the second pass is synchronised.
+        interval: SAM on one optimizer update in ``interval`` (the first of each ``interval``),
+            the base optimizer's single pass on the others (Composer's ``interval``): on
+            average ``(interval + 1) / interval`` passes per step. 1 (default): SAM every step.
+            Which update of the ``interval`` comes next is saved in ``state_dict``
+            (``'sam_updates'``), so resume continues the pattern exactly.
 
     Note:
         Contract with the model: inside ``optim_context`` the model is called exactly once
@@ -65,25 +70,45 @@ class SAMMixin:
     """
 
     def __init__(self, *args, rho: float = 0.05, adaptive: bool = False, eta: float = 0.01,
-                 sync_perturbation: bool = False, **kwargs) -> None:
+                 sync_perturbation: bool = False, interval: int = 1, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not rho >= 0:
             raise ValueError(f'`rho` must be >= 0, got {rho}')
         if eta < 0:
             raise ValueError(f'`eta` must be >= 0, got {eta}')
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ValueError(f'`interval` must be a positive integer (1: SAM on every step), '
+                             f'got {interval!r}')
         for group in self.optimizer.param_groups:
             group.setdefault('rho', rho)
         self.adaptive = adaptive
         self.eta = eta
         self.sync_perturbation = sync_perturbation
+        self.interval = interval
+        self.sam_updates = 0  # optimizer updates made so far (the SAM ones and the plain ones)
         self._forward: Optional[_Forward] = None
+
+    @property
+    def sam_active(self) -> bool:
+        """Whether the current optimizer update is a SAM one (all its micro-batches alike)."""
+        return self.sam_updates % self.interval == 0
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state['sam_updates'] = self.sam_updates
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        # absent in checkpoints of MMEngine's wrappers: the next update is a SAM one
+        self.sam_updates = state_dict.pop('sam_updates', 0)
+        super().load_state_dict(state_dict)
 
     # -- capture ---------------------------------------------------------------------------
 
     @contextmanager
     def optim_context(self, model: nn.Module):
         """The base wrapper's context (autocast, accumulation), plus: no DDP sync for the ascent
-        pass (unless ``sync_perturbation``) and the record of the forward call."""
+        pass of a SAM update (unless ``sync_perturbation``) and the record of the forward call."""
         forward = _Forward(model)
 
         def record_inputs(module, args, kwargs):
@@ -94,7 +119,7 @@ class SAMMixin:
 
         with ExitStack() as stack:
             stack.enter_context(super().optim_context(model))
-            if hasattr(model, 'no_sync') and not self.sync_perturbation:
+            if hasattr(model, 'no_sync') and self.sam_active and not self.sync_perturbation:
                 stack.enter_context(model.no_sync())
             handles = [model.register_forward_pre_hook(record_inputs, with_kwargs=True),
                        model.register_forward_hook(record_output, with_kwargs=True)]
@@ -122,6 +147,19 @@ class SAMMixin:
     def update_params(self, loss: Tensor, step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
         forward = self._take_forward()
+        active = self.sam_active
+        if active:
+            self._sam_backward(forward, loss)
+        else:  # between SAM updates: the base optimizer's own pass
+            self.backward(self.scale_loss(loss))
+        self.message_hub.update_scalar('train/sam/active', float(active))
+        if self.should_update():
+            self.step(**(step_kwargs or {}))
+            self.zero_grad(**(zero_kwargs or {}))
+            self.sam_updates += 1
+
+    def _sam_backward(self, forward: _Forward, loss: Tensor) -> None:
+        """Add the SAM gradient of this batch to the parameters' gradients."""
         params = [p for g in self.optimizer.param_groups for p in g['params']]
         accumulated = stash_grads(params)  # the update gradient of earlier micro-batches
 
@@ -138,9 +176,6 @@ class SAMMixin:
 
         self._log_step(norm, loss, loss_at_e)
         self._after_second_pass(forward, second)
-        if self.should_update():
-            self.step(**(step_kwargs or {}))
-            self.zero_grad(**(zero_kwargs or {}))
 
     def _ascend(self) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """``w <- w + e`` from the ascent gradients; returns (saved w, moved params, ||g||)."""
