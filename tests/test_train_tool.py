@@ -8,7 +8,6 @@ from mmengine.config import Config
 from mmengine.registry import DATA_SAMPLERS, OPTIM_WRAPPERS
 from mmengine.runner import Runner
 
-from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
 from conftest import run_train as run
 from conftest import toy_runner_cfg
@@ -67,15 +66,6 @@ def test_ausam_flag_changes_are_logged_and_dumped_config_reruns(tmp_path):
     assert rerun.optim_wrapper.history.coverage == 1.0  # warm-up epoch scored every sample
 
 
-def test_resume_outside_the_work_dir_is_refused(tmp_path):
-    (tmp_path / 'run').mkdir()
-    other = tmp_path / 'other.pth'
-    torch.save({'meta': {}}, other)
-    with pytest.raises(ValueError, match='only checkpoints inside the work dir'):
-        resume_checkpoint_path(str(tmp_path / 'run'), str(other))
-    assert resume_checkpoint_path(str(tmp_path / 'run'), True) is None
-
-
 class _Evil:
     def __reduce__(self):
         return (os.system, (f'touch {MARKER}',))
@@ -85,8 +75,8 @@ MARKER = '/tmp/ausam_mm_foreign_pickle_ran'
 
 
 def test_foreign_pickle_is_still_refused_by_load_from(tmp_path):
-    """load_from / pretrained weights keep torch's weights_only=True: a pickle payload does
-    not run, while the run's own checkpoint resumes (test_train_two_epochs_then_resume)."""
+    """load_from goes through the allow-list: a pickle payload does not run, while the run's
+    own checkpoint resumes (test_train_two_epochs_then_resume)."""
     if os.path.exists(MARKER):
         os.remove(MARKER)
     evil = tmp_path / 'evil.pth'

@@ -33,7 +33,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ausam_mm.engine.checkpoint import load_from_own_run, resume_checkpoint_path  # noqa: E402
+from ausam_mm.engine.checkpoint import load_checkpoint_file, resume_checkpoint_path  # noqa: E402
 from ausam_mm.engine.variants import VARIANTS  # noqa: E402
 
 
@@ -104,7 +104,7 @@ def read_history(work_dir: str) -> Tuple[np.ndarray, np.ndarray]:
     if path is None:
         raise FileNotFoundError(f'{work_dir} has no checkpoint (last_checkpoint); run with a '
                                 'CheckpointHook to plot its selections')
-    checkpoint = load_from_own_run(path, map_location='cpu')
+    checkpoint = load_checkpoint_file(path, map_location='cpu')
     history = checkpoint.get('optimizer', {}).get('ausam_history')
     if history is None:
         raise KeyError(f'{path} holds no ausam_history in its optimizer state: not an AUSAM run')

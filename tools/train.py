@@ -5,8 +5,9 @@ The interface of MMPose's ``tools/train.py``, plus:
 - ``--sam [k=v ...]`` / ``--ausam [k=v ...]``: run the config with SAM / AUSAM, no file edited
   (``ausam_mm.engine.convert``); e.g. ``--ausam ratio=0.5 rho=0.05``.
 - ``--amp`` also switches ``SAMOptimWrapper``/``AUSAMOptimWrapper`` to their AMP twins.
-- ``--resume`` unpickles only checkpoints of this run's work dir in full (torch >= 2.6 loads
-  everything else with ``weights_only=True``; see ``ausam_mm.engine.checkpoint``).
+- ``--resume`` without a path takes the newest intact checkpoint of the work dir (also after
+  the work dir was moved). Every checkpoint, resumed or ``load_from``, loads through an
+  allow-list unpickler: no file runs code (``ausam_mm.engine.checkpoint``).
 
 Examples:
     python tools/train.py configs/pose/simcc_res50_mpii-256x256_ausam.py
@@ -22,7 +23,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner, find_latest_checkpoint
 
 import ausam_mm  # noqa: F401  (registers the wrappers, sampler and adapters)
-from ausam_mm.engine.checkpoint import resume_checkpoint_path
+from ausam_mm.engine.checkpoint import find_resume_checkpoint
 from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
 
 
@@ -32,8 +33,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
-        help='resume from this checkpoint of the work dir, or without a path from the latest '
-        'checkpoint in the work dir')
+        help='resume from this checkpoint, or without a path from the newest intact checkpoint '
+        'of the work dir')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate checkpoints during training')
@@ -58,7 +59,7 @@ def parse_args(argv=None):
 
 
 def merge_args(cfg: Config, args) -> list:
-    """Apply the command line to ``cfg``; returns the SAM/AUSAM/AMP changes made."""
+    """Apply the command line to ``cfg``; returns what it changed or chose, for the log."""
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.launcher = args.launcher
@@ -72,6 +73,13 @@ def merge_args(cfg: Config, args) -> list:
         cfg.merge_from_dict(args.cfg_options)
 
     changes = []
+    if args.resume is not None:
+        load_from = args.resume
+        if args.resume == 'auto':
+            load_from, notes = find_resume_checkpoint(cfg.work_dir)
+            changes += [f'--resume: {note}' for note in notes]
+        cfg.resume = load_from is not None
+        cfg.load_from = load_from
     if args.sam is not None:
         changes += to_sam(cfg, **(args.sam or {}))
     if args.ausam is not None:
@@ -80,12 +88,6 @@ def merge_args(cfg: Config, args) -> list:
         changes += to_amp(cfg)
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-
-    if args.resume is not None:
-        load_from = resume_checkpoint_path(cfg.work_dir,
-                                           True if args.resume == 'auto' else args.resume)
-        cfg.resume = load_from is not None
-        cfg.load_from = load_from
     return changes
 
 

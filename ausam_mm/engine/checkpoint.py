@@ -1,48 +1,163 @@
-"""Workaround: resuming MMEngine 0.10.7 runs on torch >= 2.6, without lowering load safety.
+"""Workaround: MMEngine 0.10.7 loads checkpoints so that they either fail or may run code.
 
-Upstream issue: torch 2.6 made ``torch.load(weights_only=True)`` the default, and MMEngine
-0.10.7 loads every checkpoint with a plain ``torch.load`` while its checkpoints hold full
-pickles (``HistoryBuffer``, numpy arrays, the score history) in ``meta``; resume then fails
-with ``UnpicklingError`` (open-mmlab/mmengine#1650, open).
+Upstream issue: MMEngine's loader of local files is a plain ``torch.load`` (open-mmlab/mmengine
+#1650, open). On torch >= 2.6 (``weights_only=True`` by default) its own checkpoints then fail
+to load, by ``resume`` and by ``load_from`` alike (``meta`` holds ``HistoryBuffer`` objects and
+numpy arrays); on torch < 2.6 every file is unpickled in full, so a checkpoint planted in a work
+dir runs its code.
 
-Fix, scoped to one case: a checkpoint *loader scheme* (MMEngine's own extension point) whose
-prefix marks "this run's own checkpoint". ``tools/train.py --resume`` gives that prefix only
-to checkpoints inside the run's work dir (:func:`resume_checkpoint_path`); those are unpickled
-in full. Every other load (``load_from``, pretrained weights, ``--resume`` of a file elsewhere)
-keeps torch's ``weights_only=True``. Nothing is changed process-wide.
+Fix: MMEngine's loader for local paths (scheme prefix ``''``) is replaced, through MMEngine's
+own extension point ``CheckpointLoader.register_scheme(..., force=True)``, by
+:func:`load_checkpoint_file`, which unpickles with an allow-list
+(:mod:`ausam_mm.engine.allowlist_pickle`: torch's weights-only types plus numpy arrays and
+``HistoryBuffer``) on every torch version. An own checkpoint loads by ``load_from`` and by
+``resume`` from anywhere; no file runs code; ``weights_only`` is never turned off. Nothing of
+torch or MMEngine is patched: loads that do not go through ``CheckpointLoader`` keep torch's
+defaults. Delete this module when MMEngine loads its own checkpoints safely on torch >= 2.6.
+
+The rest makes ``--resume`` robust (:func:`find_resume_checkpoint`): an empty or truncated
+latest checkpoint falls back to the newest intact one, and a work dir that was moved or copied
+resumes the same file name from its new place.
 """
+import logging
+import os
 import os.path as osp
-from typing import Optional, Union
+import pickle
+import re
+import zipfile
+from typing import List, Optional, Tuple, Union
 
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader, find_latest_checkpoint
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
 
-RESUME_PREFIX = 'own-run://'
+from . import allowlist_pickle
+
+# Written into dumped configs by ausam_mm <= 0.1 for resumed runs; such configs still load,
+# through the same allow-list (nothing is unpickled in full any more).
+LEGACY_RESUME_PREFIX = 'own-run://'
+CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+
+REFUSED = """\
+{path} holds {name!r}, which is not a tensor, a container, a numpy array or an MMEngine log
+buffer: loading it would run code from the file, so ausam_mm does not unpickle it. Only
+checkpoints saved by MMEngine runs (any ausam_mm run included) load as they are. If you trust
+this file, keep its weights only, once, and set `load_from` to the result:
+    python -c "import torch; c = torch.load('{path}', weights_only=False); \
+torch.save(dict(state_dict=c.get('state_dict', c)), 'weights_only.pth')\""""
 
 
-@CheckpointLoader.register_scheme(prefixes=RESUME_PREFIX)
-def load_from_own_run(filename: str, map_location=None) -> dict:
-    """Full unpickling of a checkpoint that ``resume_checkpoint_path`` vouched for."""
-    path = filename[len(RESUME_PREFIX):]
+def damage(path: str) -> Optional[str]:
+    """Why ``path`` cannot be a checkpoint (empty, or a zip archive cut short), else None."""
+    size = osp.getsize(path)
+    if size == 0:
+        return 'is empty (0 bytes)'
+    with open(path, 'rb') as f:
+        is_zip = f.read(4) == b'PK\x03\x04'
+    if is_zip and not zipfile.is_zipfile(path):
+        return f'is truncated ({size} bytes, no zip directory at its end)'
+    return None
+
+
+def load_checkpoint_file(path: str, map_location=None) -> dict:
+    """``torch.load`` of a local checkpoint through the allow-list; errors name the file."""
+    path = osp.expanduser(path)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} can not be found.')
-    return torch.load(path, map_location=map_location, weights_only=False)
+        raise FileNotFoundError(
+            f'{path} can not be found. If the work dir was moved or copied, `tools/train.py '
+            '--resume` resumes the same file name from the new work dir.')
+    reason = damage(path)
+    try:
+        if reason is None:
+            return torch.load(path, map_location=map_location, weights_only=False,
+                              pickle_module=allowlist_pickle)
+    except allowlist_pickle.RefusedGlobal as e:
+        raise pickle.UnpicklingError(REFUSED.format(path=path, name=e.global_name)) from None
+    except (EOFError, zipfile.BadZipFile) as e:
+        reason = f'is damaged ({type(e).__name__}: {e})'
+    except RuntimeError as e:  # torch's zip reader: a corrupt archive
+        if 'PytorchStreamReader' not in str(e):
+            raise
+        reason = f'is damaged ({e})'
+    raise RuntimeError(
+        f'checkpoint {path} {reason}: it was probably cut short while being saved. Delete it '
+        'and resume from an earlier checkpoint (`tools/train.py --resume` takes the newest '
+        'intact one of the work dir), or set `load_from` to another file.')
 
 
-def resume_checkpoint_path(work_dir: str, resume: Union[bool, str]) -> Optional[str]:
-    """The ``load_from`` that resumes from ``resume`` (True: the latest in ``work_dir``).
+@CheckpointLoader.register_scheme(prefixes='', force=True)
+def load_from_local(filename: str, map_location=None) -> dict:
+    """MMEngine's loader of local files, with the allow-list (see the module's docstring)."""
+    return load_checkpoint_file(filename, map_location)
 
-    Returns None when ``resume`` is True and ``work_dir`` has no checkpoint (training starts
-    from scratch, as MMEngine does). Raises ``ValueError`` for a checkpoint outside
-    ``work_dir``: it is not this run's, so it is not unpickled in full.
-    """
-    path = find_latest_checkpoint(work_dir) if resume is True else resume
-    if path is None:
+
+@CheckpointLoader.register_scheme(prefixes=LEGACY_RESUME_PREFIX)
+def load_from_legacy_own_run(filename: str, map_location=None) -> dict:
+    """``own-run://PATH`` of configs dumped by older versions: ``PATH``, with the allow-list."""
+    return load_checkpoint_file(filename[len(LEGACY_RESUME_PREFIX):], map_location)
+
+
+def _numbered_checkpoints(work_dir: str) -> List[str]:
+    """``epoch_N.pth`` / ``iter_N.pth`` of ``work_dir``, newest (largest N) first."""
+    found = [(int(m.group(2)), name) for name in os.listdir(work_dir)
+             if (m := CHECKPOINT_NAME.match(name))]
+    return [osp.join(work_dir, name) for _, name in sorted(found, reverse=True)]
+
+
+def _recorded_checkpoint(work_dir: str, notes: List[str]) -> Optional[str]:
+    """The path in ``work_dir/last_checkpoint``, found again if the work dir was moved."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
         return None
-    real, root = osp.realpath(path), osp.realpath(work_dir)
-    if osp.commonpath([real, root]) != root:
-        raise ValueError(
-            f'--resume {path}: only checkpoints inside the work dir ({work_dir}) are resumed, '
-            'because resuming unpickles the whole file. Pass --work-dir of the run that wrote '
-            'it, or use `load_from` for its weights only.')
-    return RESUME_PREFIX + real
+    with open(record) as f:
+        path = f.read().strip()
+    if path and not osp.isfile(path):
+        here = osp.join(work_dir, osp.basename(path))
+        if osp.isfile(here):
+            notes.append(f'{record} names {path}, which does not exist (was the work dir moved '
+                         f'or copied?); resuming {here}, the same file in this work dir')
+            return here
+    return path or None
+
+
+def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
+    """The checkpoint that ``--resume`` (no path) loads, and notes on how it was chosen.
+
+    The one ``last_checkpoint`` names (in this work dir if that was moved), else the newest
+    ``epoch_N``/``iter_N`` file; an empty or truncated one is skipped for the next older intact
+    one, with a note. ``(None, notes)`` when the work dir has no checkpoint (training starts
+    from scratch, as in MMEngine); a work dir whose checkpoints are all damaged raises.
+    """
+    notes: List[str] = []
+    if not osp.isdir(work_dir):
+        return None, notes
+    recorded = _recorded_checkpoint(work_dir, notes)
+    candidates = ([recorded] if recorded else []) + [
+        p for p in _numbered_checkpoints(work_dir)
+        if not (recorded and osp.realpath(p) == osp.realpath(recorded))]
+    for path in candidates:
+        if not osp.isfile(path):
+            notes.append(f'{path} (named by last_checkpoint) does not exist; skipped')
+            continue
+        reason = damage(path)
+        if reason is None:
+            if path != candidates[0]:
+                notes.append(f'resuming from {path} instead')
+            return path, notes
+        notes.append(f'checkpoint {path} {reason}; skipped')
+    if candidates:
+        raise RuntimeError(
+            f'--resume: no intact checkpoint in {work_dir} ({"; ".join(notes)}). Delete the '
+            'damaged files to train from scratch, or pass --resume PATH.')
+    return None, notes
+
+
+def resume_checkpoint_path(work_dir: str, resume: Union[bool, str] = True) -> Optional[str]:
+    """The ``load_from`` that resumes from ``resume``: a path as given, or for True
+    :func:`find_resume_checkpoint`'s choice (its notes go to the current logger)."""
+    if resume is not True:
+        return resume
+    path, notes = find_resume_checkpoint(work_dir)
+    for note in notes:
+        print_log(f'[ausam_mm] {note}', logger='current', level=logging.WARNING)
+    return path

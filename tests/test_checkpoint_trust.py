@@ -1,0 +1,188 @@
+"""Which checkpoints load, and how: every file goes through the allow-list unpickler, so an own
+checkpoint loads by ``load_from`` and ``--resume`` and no file runs code; damaged or moved
+checkpoints give a clear choice (ausam_mm.engine.checkpoint, tools/train.py)."""
+import os
+import pickle
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import Runner
+
+from ausam_mm.engine import find_resume_checkpoint, load_checkpoint_file
+from conftest import run_train as run
+from conftest import toy_runner_cfg
+from test_train_tool import MARKER, _Evil, write_cfg  # _Evil: a pickle that touches MARKER
+
+
+@pytest.fixture
+def marker():
+    if os.path.exists(MARKER):
+        os.remove(MARKER)
+    yield MARKER
+    if os.path.exists(MARKER):
+        os.remove(MARKER)
+
+
+def plant(path):
+    """A checkpoint-shaped file whose ``meta`` runs the payload if unpickled in full."""
+    torch.save({'state_dict': {}, 'meta': {'payload': _Evil()}}, str(path))
+
+
+def weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def log_of(runner):
+    return open(runner.logger.log_file).read()
+
+
+@pytest.fixture
+def toy_cfg(tmp_path):
+    return write_cfg(tmp_path, optim='SAMOptimWrapper', epochs=2, log_level='INFO')
+
+
+# -- what loads ------------------------------------------------------------------------------
+
+def test_allow_list_admits_mmengine_metadata_and_refuses_the_rest(tmp_path, marker):
+    ok = tmp_path / 'ok.pth'
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    meta = dict(buffer=buffer, array=np.arange(3, dtype=np.float32), scalar=np.float64(2.0),
+                ints=np.int64(7), counter=__import__('collections').Counter(a=1), text='t')
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'meta': meta}, str(ok))
+    loaded = load_checkpoint_file(str(ok))
+    assert loaded['meta']['buffer'].current() == 1.5
+    assert loaded['meta']['array'].dtype == np.float32 and loaded['meta']['scalar'] == 2.0
+    bad = tmp_path / 'bad.pth'
+    plant(bad)
+    with pytest.raises(pickle.UnpicklingError) as err:
+        load_checkpoint_file(str(bad))
+    message = str(err.value)
+    assert str(bad) in message and "'posix.system'" in message
+    assert 'weights_only' in message and 'load_from' in message  # how to keep the weights
+    assert not os.path.exists(marker)
+    reach = tmp_path / 'reach.pth'  # HistoryBuffer's getattr, used to reach something else
+    torch.save({'meta': _GetattrOf(HistoryBuffer, 'register_statistics')}, str(reach))
+    with pytest.raises(pickle.UnpicklingError, match="getattr.'HistoryBuffer', "
+                                                     "'register_statistics'"):
+        load_checkpoint_file(str(reach))
+
+
+class _GetattrOf:
+    def __init__(self, owner, name):
+        self.owner, self.name = owner, name
+
+    def __reduce__(self):
+        return (getattr, (self.owner, self.name))
+
+
+def test_load_from_an_own_float_checkpoint_into_brevitas_qat(tmp_path):
+    """Train in float, then QAT (BrevitasQATModel) with load_from of the float checkpoint."""
+    pytest.importorskip('brevitas')
+    float_run = Runner.from_cfg(Config(toy_runner_cfg(tmp_path / 'float', optim='OptimWrapper',
+                                                      epochs=1)))
+    float_run.train()
+    trained = weights(float_run.model)
+    path = str(tmp_path / 'float' / 'epoch_1.pth')
+    qat_cfg = toy_runner_cfg(
+        tmp_path / 'qat', optim='SAMOptimWrapper', epochs=1, load_from=path,
+        model=dict(type='BrevitasQATModel', model=dict(type='ToyConvNet'),
+                   weight_bit_width=4, act_bit_width=4, collect_stats_steps=2))
+    qat = Runner.from_cfg(Config(qat_cfg))
+    qat.load_checkpoint(path)  # what Runner.train() does with load_from
+    loaded = weights(qat.model)
+    for key in ('features.0.weight', 'features.1.running_mean', 'head.weight', 'head.bias'):
+        assert torch.equal(loaded[key], trained[key]), key
+    assert type(qat.model.features[0]).__name__ == 'QuantConv2d'  # a quantized model
+    qat.train()
+    assert np.isfinite(qat.message_hub.get_scalar('train/loss').current())
+
+
+@pytest.mark.parametrize('flag', [[], ['--ausam']])
+def test_resume_from_a_checkpoint_outside_the_work_dir(tmp_path, toy_cfg, flag):
+    """Nothing is unpickled in full any more, so --resume takes a checkpoint from anywhere."""
+    run([toy_cfg, '--work-dir', str(tmp_path / 'a'), *flag,
+         '--cfg-options', 'train_cfg.max_epochs=1'])
+    resumed = run([toy_cfg, '--work-dir', str(tmp_path / 'b'), *flag,
+                   '--resume', str(tmp_path / 'a' / 'epoch_1.pth')])
+    assert resumed.epoch == 2 and resumed.iter == 8
+
+
+# -- what never runs -------------------------------------------------------------------------
+
+@pytest.mark.parametrize('how', ['path', 'latest'])
+def test_planted_pickle_in_the_work_dir_does_not_run(tmp_path, toy_cfg, marker, how):
+    work = tmp_path / 'w'
+    run([toy_cfg, '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1'])
+    planted = work / 'epoch_5.pth'  # downloaded into the work dir, newest by its name
+    plant(planted)
+    if how == 'latest':
+        (work / 'last_checkpoint').write_text(str(planted))
+    resume = ['--resume', str(planted)] if how == 'path' else ['--resume']
+    with pytest.raises(pickle.UnpicklingError, match="'posix.system'"):
+        run([toy_cfg, '--work-dir', str(work), *resume])
+    assert not os.path.exists(marker)
+
+
+def test_dumped_config_rerun_elsewhere_does_not_unpickle_in_full(tmp_path, toy_cfg, marker):
+    first = tmp_path / 'first'
+    run([toy_cfg, '--work-dir', str(first), '--cfg-options', 'train_cfg.max_epochs=1'])
+    run([toy_cfg, '--work-dir', str(first), '--resume'])
+    dumped = first / os.path.basename(toy_cfg)
+    text = dumped.read_text()
+    assert 'own-run://' not in text and str(first / 'epoch_1.pth') in text
+    plant(first / 'epoch_1.pth')  # the first run's file, replaced after the fact
+    with pytest.raises(pickle.UnpicklingError, match="'posix.system'"):
+        run([str(dumped), '--work-dir', str(tmp_path / 'second')])
+    # configs dumped by ausam_mm 0.1 carry 'own-run://PATH': the same allow-list applies
+    with pytest.raises(pickle.UnpicklingError, match="'posix.system'"):
+        run([str(dumped), '--work-dir', str(tmp_path / 'third'), '--cfg-options',
+             f'load_from=own-run://{first / "epoch_1.pth"}'])
+    assert not os.path.exists(marker)
+
+
+# -- damaged, moved --------------------------------------------------------------------------
+
+@pytest.mark.parametrize('damage', ['empty', 'truncated'])
+def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, toy_cfg, damage):
+    work = tmp_path / 'w'
+    run([toy_cfg, '--work-dir', str(work)])
+    latest = work / 'epoch_2.pth'
+    data = latest.read_bytes()
+    latest.write_bytes(b'' if damage == 'empty' else data[:len(data) // 2])
+    resumed = run([toy_cfg, '--work-dir', str(work), '--resume',
+                   '--cfg-options', 'train_cfg.max_epochs=3'])
+    assert resumed.epoch == 3 and resumed.iter == 12  # epoch 2 and 3 trained again
+    log = log_of(resumed)
+    assert f'checkpoint {latest} is {"empty" if damage == "empty" else "truncated"}' in log
+    assert f'resuming from {work / "epoch_1.pth"} instead' in log
+
+
+def test_damaged_checkpoint_named_explicitly_is_refused_with_its_name(tmp_path, toy_cfg):
+    work = tmp_path / 'w'
+    run([toy_cfg, '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1'])
+    empty = work / 'epoch_1.pth'
+    empty.write_bytes(b'')
+    for argv in (['--resume', str(empty)], ['--cfg-options', f'load_from={empty}']):
+        with pytest.raises(RuntimeError,
+                           match=re.escape(f'checkpoint {empty} is empty') + '.*Delete it'):
+            run([toy_cfg, '--work-dir', str(tmp_path / 'other'), *argv])
+    with pytest.raises(RuntimeError, match=r'no intact checkpoint in .*pass --resume PATH'):
+        find_resume_checkpoint(str(work))
+
+
+def test_moved_work_dir_resumes_from_its_new_place(tmp_path, toy_cfg):
+    old = tmp_path / 'old'
+    run([toy_cfg, '--work-dir', str(old), '--cfg-options', 'train_cfg.max_epochs=1'])
+    assert (old / 'last_checkpoint').read_text().strip() == str(old / 'epoch_1.pth')
+    new = tmp_path / 'new'
+    shutil.copytree(old, new)
+    shutil.rmtree(old)
+    resumed = run([toy_cfg, '--work-dir', str(new), '--resume'])
+    assert resumed.epoch == 2 and resumed.iter == 8
+    assert f'resuming {new / "epoch_1.pth"}, the same file in this work dir' in log_of(resumed)
