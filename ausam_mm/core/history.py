@@ -17,6 +17,8 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
+from .options import check_int, check_real
+
 
 class ScoreHistory:
     """ADLP of every sample of a dataset of ``size`` samples.
@@ -27,10 +29,9 @@ class ScoreHistory:
     """
 
     def __init__(self, size: int, beta: Optional[float] = None) -> None:
-        if size <= 0:
-            raise ValueError(f'`size` must be a positive number of samples, got {size}')
-        if beta is not None and not 0.0 <= beta < 1.0:
-            raise ValueError(f'`beta` must be None (running mean) or in [0, 1), got {beta}')
+        size = check_int('size', size, low=1)
+        if beta is not None:  # None: the running mean
+            beta = check_real('beta', beta, low=0, high=1, high_open=True)
         self.size = size
         self.beta = beta
         self.total = torch.zeros(size, dtype=torch.float64)  # sum of DLPs, or the EMA value

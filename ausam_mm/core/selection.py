@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .history import ScoreHistory
+from .options import check_real
 
 SCORES: Dict[str, Type['SelectionScore']] = {}
 
@@ -42,9 +43,11 @@ def build_score(score: Union[str, dict, 'SelectionScore']) -> 'SelectionScore':
     kwargs = {}
     if isinstance(score, dict):
         kwargs = dict(score)
-        score = kwargs.pop('type')
-    if score not in SCORES:
-        raise KeyError(f'unknown score {score!r}; registered scores: {sorted(SCORES)}')
+        score = kwargs.pop('type', None)
+    if not isinstance(score, str) or score not in SCORES:
+        raise KeyError(f'unknown score {score!r}: `score` is one of the registered scores '
+                       f'{sorted(SCORES)}, a dict with one of them as `type`, or a '
+                       'SelectionScore instance')
     return SCORES[score](**kwargs)
 
 
@@ -106,10 +109,12 @@ class AUSAMScore(SelectionScore):
 
     def __init__(self, f_min: float = 0.1, f_max: float = 0.5, ramp_start: float = 0,
                  ramp_epochs: float = 30) -> None:
-        if not 0 < f_min <= f_max:
+        f_min = check_real('f_min', f_min, low=0, low_open=True)
+        f_max = check_real('f_max', f_max, low=0, low_open=True)
+        if not f_min <= f_max:
             raise ValueError(f'need 0 < f_min <= f_max, got f_min={f_min}, f_max={f_max}')
-        if ramp_epochs < 0:
-            raise ValueError(f'`ramp_epochs` must be >= 0, got {ramp_epochs}')
+        ramp_start = check_real('ramp_start', ramp_start)
+        ramp_epochs = check_real('ramp_epochs', ramp_epochs, low=0)
         self.f_min, self.f_max = f_min, f_max
         self.ramp_start, self.ramp_epochs = ramp_start, ramp_epochs
 

@@ -6,17 +6,19 @@ augmented, so the data pipeline's cost falls with the compute's. Each draw is ma
 DataLoader asks for the batch (scores posted meanwhile are used), from a generator seeded by
 (seed, epoch, batch, rank): runs are reproducible and resume exactly.
 """
+import logging
 import math
 from typing import Iterator, List, Optional, Union
 
 import torch
 from mmengine.dataset import InfiniteSampler
 from mmengine.dist import get_dist_info, sync_random_seed
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
 from ..core.history import ScoreHistory
+from ..core.options import check_bool, check_int, check_real
 from ..core.selection import SelectionScore, build_score, draw_subset, generator_for, \
     subset_size
 from .history_link import offer_history
@@ -61,12 +63,12 @@ class AUSAMBatchSampler(Sampler[List[int]]):
                  ramp_start: float = 0, ramp_epochs: float = 30, warmup_epochs: int = 1,
                  score: Union[str, dict, SelectionScore] = 'ausam',
                  beta: Optional[float] = None, seed: Optional[int] = None) -> None:
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f'`batch_size` must be a positive integer, got {batch_size}')
-        if not 0 < ratio <= 1:
-            raise ValueError(f'`ratio` must be in (0, 1], got {ratio}')
-        if warmup_epochs < 0:
-            raise ValueError(f'`warmup_epochs` must be >= 0, got {warmup_epochs}')
+        batch_size = check_int('batch_size', batch_size, low=1)
+        ratio = check_real('ratio', ratio, low=0, high=1, low_open=True)
+        warmup_epochs = check_int('warmup_epochs', warmup_epochs, low=0)
+        drop_last = check_bool('drop_last', drop_last)
+        if seed is not None:
+            seed = check_int('seed', seed)
         dataset = getattr(sampler, 'dataset', None)
         if not isinstance(dataset, IndexedDataset):
             raise TypeError(
@@ -91,6 +93,21 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.message_hub = MessageHub.get_current_instance()
         self.history = ScoreHistory(len(dataset), beta=beta)
         offer_history(self.history)
+        self._warn_degenerate()
+
+    def _warn_degenerate(self) -> None:
+        """Say once, at start, when the options leave nothing to select or nothing to train."""
+        k = subset_size(self.ratio, self.batch_size)
+        if self.ratio < 1 and k >= self.batch_size:
+            print_log(f'AUSAMBatchSampler: ratio={self.ratio} of batch_size={self.batch_size} '
+                      f'rounds to {k} sample(s), the whole batch: every step is a plain SAM '
+                      'step on the full batch, at SAM\'s cost. Use a larger batch_size (or '
+                      'ratio=1.0 to say so).', logger='current', level=logging.WARNING)
+        if len(self) == 0:
+            print_log(f'AUSAMBatchSampler: {len(self.sampler)} sample(s) and batch_size='
+                      f'{self.batch_size} with drop_last=True make no batch: training runs 0 '
+                      'iterations per epoch. Use a smaller batch_size or drop_last=False.',
+                      logger='current', level=logging.WARNING)
 
     def __len__(self) -> int:
         n = len(self.sampler)

@@ -7,6 +7,8 @@ context is open and, in ``update_params``, does the rest of the SAM step of AUSA
 backward, ``w + e``, a second forward + backward on the same inputs (BatchNorm running
 statistics frozen), ``w`` restored, then the base optimizer's clipped step.
 """
+import math
+from collections.abc import Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -16,6 +18,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import Tensor, nn
 
+from ..core.options import check_bool, check_real
 from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
     unstash_grads
 from .amp import DeviceAmpOptimWrapper
@@ -72,18 +75,16 @@ class SAMMixin:
     def __init__(self, *args, rho: float = 0.05, adaptive: bool = False, eta: float = 0.01,
                  sync_perturbation: bool = False, interval: int = 1, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if not rho >= 0:
-            raise ValueError(f'`rho` must be >= 0, got {rho}')
-        if eta < 0:
-            raise ValueError(f'`eta` must be >= 0, got {eta}')
+        rho = check_real('rho', rho, low=0)
+        for i, group in enumerate(self.optimizer.param_groups):
+            group.setdefault('rho', rho)
+            check_real(f'rho of param group {i}', group['rho'], low=0)
+        self.adaptive = check_bool('adaptive', adaptive)
+        self.eta = check_real('eta', eta, low=0)
+        self.sync_perturbation = check_bool('sync_perturbation', sync_perturbation)
         if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
             raise ValueError(f'`interval` must be a positive integer (1: SAM on every step), '
                              f'got {interval!r}')
-        for group in self.optimizer.param_groups:
-            group.setdefault('rho', rho)
-        self.adaptive = adaptive
-        self.eta = eta
-        self.sync_perturbation = sync_perturbation
         self.interval = interval
         self.sam_updates = 0  # optimizer updates made so far (the SAM ones and the plain ones)
         self._forward: Optional[_Forward] = None
@@ -140,6 +141,14 @@ class SAMMixin:
             raise RuntimeError(
                 f'{name} saw the model called {len(forward.calls)} times inside '
                 'optim_context; SAM can only repeat a train_step with a single forward.')
+        if not isinstance(forward.output, Mapping):
+            raise TypeError(
+                f"{name} repeats the model's forward to get the loss at w + e, so the forward "
+                'that runs inside optim_context must return the dict of losses (as '
+                "BaseModel.train_step's `self._run_forward(data, mode='loss')` does); it "
+                f'returned {type(forward.output).__name__}. A train_step that computes the '
+                "loss outside forward cannot be repeated: compute it in forward(mode='loss') "
+                "and keep MMEngine's BaseModel.train_step.")
         return forward
 
     # -- the step --------------------------------------------------------------------------
@@ -203,12 +212,39 @@ class SAMMixin:
         """Hook for subclasses: both passes' outputs are known (AUSAM reads its DLPs here)."""
 
     def _log_step(self, norm: Tensor, loss: Tensor, loss_at_e: Tensor) -> None:
+        """Logs ``||g||`` and the sharpness; applies the non-finite rule (one device sync)."""
         scaler = getattr(self, 'loss_scaler', None)
-        scale = scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0
-        values = torch.stack([norm.detach().float().cpu() / scale,
-                              (loss_at_e.detach() - loss.detach()).float().cpu()]).tolist()
-        self.message_hub.update_scalar('train/sam/grad_norm', values[0])
-        self.message_hub.update_scalar('train/sam/sharpness', values[1])
+        scaled = scaler is not None and scaler.is_enabled()
+        scale = scaler.get_scale() if scaled else 1.0
+        norm_value, at_w, at_e = torch.stack(
+            [norm.detach().float().cpu() / scale, loss.detach().float().cpu(),
+             loss_at_e.detach().float().cpu()]).tolist()
+        self._check_finite(norm_value, at_w, at_e, scaled)
+        self.message_hub.update_scalar('train/sam/grad_norm', norm_value)
+        self.message_hub.update_scalar('train/sam/sharpness', at_e - at_w)
+
+    def _check_finite(self, norm: float, at_w: float, at_e: float, scaled: bool) -> None:
+        """The non-finite rule of SAM and AUSAM (docs/ausam.md): a non-finite loss at ``w`` or
+        at ``w + e``, or, without a loss scaler, a non-finite ascent gradient norm raises
+        before the optimizer steps (``w`` is already restored). Under AMP's loss scaler a
+        gradient overflow is the scaler's: it skips that step and lowers the scale."""
+        if not math.isfinite(at_w):
+            what = f'the loss is {at_w}'
+        elif not math.isfinite(at_e):
+            what = f'the loss at w + e is {at_e} (at w: {at_w:.6g})'
+        elif not scaled and not math.isfinite(norm):
+            what = f'the gradient norm ||g|| is {norm} (loss {at_w:.6g})'
+        else:
+            return
+        it = self.message_hub.get_info('iter')  # MMEngine's RuntimeInfoHook keeps it
+        where = f'iteration {it + 1} (as numbered in the log)' if isinstance(it, int) else \
+            'this step'
+        rhos = sorted({g['rho'] for g in self.optimizer.param_groups})
+        raise FloatingPointError(
+            f'{type(self).__name__}: {what} at {where}; '
+            'the step was not taken and the weights are those before it. Look for NaN or inf '
+            f'in the inputs or labels, a learning rate or rho (now {rhos}) too large, or an fp16 '
+            "overflow (try --amp with dtype='bfloat16').")
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -1,0 +1,237 @@
+"""Bad options and faults: each gives a clear error naming what is wrong, or a result the log
+states (docs/ausam.md, "Reliability"). Real Runners, models and wrappers throughout."""
+import math
+import os
+import os.path as osp
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dataset import DefaultSampler
+from mmengine.logging import MessageHub
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DATASETS, MODELS
+from mmengine.runner import Runner
+
+from ausam_mm.core import ScoreHistory, build_score
+from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset, SAMOptimWrapper
+from conftest import run_train, toy_runner_cfg
+from test_train_tool import write_cfg
+from toy import ToyConvNet, ToyImageDataset, toy_batch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@DATASETS.register_module(force=True)
+class NaNAtDataset(ToyImageDataset):
+    """``ToyImageDataset`` whose samples ``nan_at`` hold NaN pixels (a corrupt image)."""
+
+    def __init__(self, nan_at=(), **kwargs) -> None:
+        super().__init__(**kwargs)
+        for i in nan_at:
+            self.images[i, 0, 0, 0] = float('nan')
+
+
+@MODELS.register_module(force=True)
+class LossOutsideForward(ToyConvNet):
+    """A custom model whose train_step computes the loss from forward's logits."""
+
+    def train_step(self, data, optim_wrapper):
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            logits = self(**data, mode='tensor')
+            labels = torch.stack([s.label for s in data['data_samples']])
+            loss = F.cross_entropy(logits, labels)
+        optim_wrapper.update_params(loss)
+        return {'loss': loss}
+
+
+def sampler(n=16, batch_size=8, **options):
+    MessageHub.get_instance(f'reliability_{id(options)}')
+    dataset = IndexedDataset(ToyImageDataset(n=n))
+    return AUSAMBatchSampler(DefaultSampler(dataset, shuffle=True, seed=0), batch_size,
+                             **options)
+
+
+def wrapper(kind='SAMOptimWrapper', model=None, **options):
+    return build_optim_wrapper(model or ToyConvNet(), dict(
+        type=kind, optimizer=dict(type='SGD', lr=0.1), **options))
+
+
+def train(cfg):
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+    return runner
+
+
+# -- option types and finiteness, checked at construction ------------------------------------
+
+SAMPLER_CASES = [
+    (dict(ratio='abc'), TypeError, "`ratio` must be a number, got 'abc' (str)"),
+    (dict(ratio='0.5'), TypeError, "`ratio` must be a number, got '0.5' (str)"),
+    (dict(ratio=float('nan')), ValueError, '`ratio` must be finite, got nan'),
+    (dict(ratio=0), ValueError, '`ratio` must be in (0, 1], got 0'),
+    (dict(f_max=float('inf')), ValueError, '`f_max` must be finite, got inf'),
+    (dict(f_min='0.1'), TypeError, "`f_min` must be a number, got '0.1' (str)"),
+    (dict(f_min=0), ValueError, '`f_min` must be > 0, got 0'),
+    (dict(ramp_epochs=float('nan')), ValueError, '`ramp_epochs` must be finite, got nan'),
+    (dict(ramp_epochs=-1), ValueError, '`ramp_epochs` must be >= 0, got -1'),
+    (dict(ramp_start=float('-inf')), ValueError, '`ramp_start` must be finite, got -inf'),
+    (dict(warmup_epochs=1.5), TypeError, '`warmup_epochs` must be an integer, got 1.5'),
+    (dict(warmup_epochs=-1), ValueError, '`warmup_epochs` must be an integer >= 0, got -1'),
+    (dict(drop_last='False'), TypeError, "`drop_last` must be True or False, got 'False'"),
+    (dict(beta='0.9'), TypeError, "`beta` must be a number, got '0.9' (str)"),
+    (dict(beta=1.0), ValueError, '`beta` must be in [0, 1), got 1.0'),
+    (dict(beta=float('nan')), ValueError, '`beta` must be finite, got nan'),
+    (dict(seed='0'), TypeError, "`seed` must be an integer, got '0' (str)"),
+    (dict(score=3), KeyError, 'unknown score 3'),
+    (dict(score=dict(f_max=0.6)), KeyError, 'unknown score None'),
+    (dict(batch_size=8.0), TypeError, '`batch_size` must be an integer, got 8.0'),
+    (dict(batch_size=0), ValueError, '`batch_size` must be an integer >= 1, got 0'),
+]
+
+
+@pytest.mark.parametrize('options,error,message', SAMPLER_CASES,
+                         ids=[repr(c[0]) for c in SAMPLER_CASES])
+def test_sampler_option_is_checked_at_construction(options, error, message):
+    options = dict(options)
+    batch_size = options.pop('batch_size', 8)
+    with pytest.raises(error, match=re.escape(message)):
+        sampler(batch_size=batch_size, **options)
+
+
+WRAPPER_CASES = [
+    (dict(rho='0.05'), TypeError, "`rho` must be a number, got '0.05' (str)"),
+    (dict(rho=float('inf')), ValueError, '`rho` must be finite, got inf'),
+    (dict(rho=float('nan')), ValueError, '`rho` must be finite, got nan'),
+    (dict(rho=-1), ValueError, '`rho` must be >= 0, got -1'),
+    (dict(eta=float('inf')), ValueError, '`eta` must be finite, got inf'),
+    (dict(eta='0.01'), TypeError, "`eta` must be a number, got '0.01' (str)"),
+    (dict(adaptive='yes'), TypeError, "`adaptive` must be True or False, got 'yes'"),
+    (dict(sync_perturbation=1), TypeError, '`sync_perturbation` must be True or False, got 1'),
+]
+
+
+@pytest.mark.parametrize('kind', ['SAMOptimWrapper', 'AUSAMOptimWrapper'])
+@pytest.mark.parametrize('options,error,message', WRAPPER_CASES,
+                         ids=[repr(c[0]) for c in WRAPPER_CASES])
+def test_wrapper_option_is_checked_at_construction(kind, options, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        wrapper(kind, **options)
+
+
+def test_param_group_rho_is_checked():
+    model = ToyConvNet()
+    optimizer = torch.optim.SGD([dict(params=model.features.parameters(), rho='big'),
+                                 dict(params=model.head.parameters())], lr=0.1)
+    with pytest.raises(TypeError, match="`rho of param group 0` must be a number, got 'big'"):
+        SAMOptimWrapper(optimizer=optimizer)
+
+
+def test_score_history_checks_its_options():
+    with pytest.raises(TypeError, match='`size` must be an integer'):
+        ScoreHistory(10.0)
+    with pytest.raises(ValueError, match='`f_max` must be finite'):
+        build_score(dict(type='ausam', f_max=math.inf))
+
+
+def test_command_line_option_of_the_wrong_type_is_named(tmp_path):
+    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=1)
+    with pytest.raises(TypeError, match="`ratio` must be a number, got 'abc'"):
+        run_train([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', 'ratio=abc'])
+
+
+# -- what the wrapper expects of the model ---------------------------------------------------
+
+@pytest.mark.parametrize('kind', ['SAMOptimWrapper', 'AUSAMOptimWrapper'])
+def test_loss_computed_outside_forward_is_explained(kind):
+    model = LossOutsideForward()
+    optim = wrapper(kind, model=model)
+    with pytest.raises(TypeError, match=r"forward\(mode='loss'\).*BaseModel.train_step"):
+        model.train_step(toy_batch(), optim)
+
+
+# -- the non-finite rule ---------------------------------------------------------------------
+
+@pytest.mark.parametrize('optim', ['SAMOptimWrapper', 'AUSAMOptimWrapper'])
+def test_non_finite_loss_names_the_iteration_and_leaves_the_weights(tmp_path, optim):
+    """A NaN image in the 3rd batch: the run stops at iteration 3, before that step."""
+    cfg = toy_runner_cfg(tmp_path, optim=optim, epochs=1, n=32, batch_size=8,
+                         sampler=dict(type='DefaultSampler', shuffle=False))
+    cfg['train_dataloader']['dataset']['dataset'] = dict(type='NaNAtDataset', n=32,
+                                                         nan_at=[20])
+    runner = Runner.from_cfg(Config(cfg))
+    with pytest.raises(FloatingPointError,
+                       match=f'{optim}: the loss is nan at iteration 3 .*step was not taken'):
+        runner.train()
+    assert all(torch.isfinite(p).all() for p in runner.model.parameters())
+
+
+def test_non_finite_rho_during_training_is_an_error_not_nan_weights():
+    """rho made inf after construction (e.g. by a param scheduler): w + e is not finite."""
+    MessageHub.get_instance('non_finite_rho')  # current, and outside any Runner
+    model = ToyConvNet()
+    optim = wrapper('SAMOptimWrapper', model=model, rho=0.05)
+    for group in optim.optimizer.param_groups:
+        group['rho'] = math.inf
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    with pytest.raises(FloatingPointError, match=r'the loss at w \+ e is nan .*this step'):
+        model.train_step(toy_batch(), optim)
+    assert all(torch.equal(before[k], p) for k, p in model.named_parameters())
+
+
+def test_sam_flag_with_infinite_rho_is_refused_before_training(tmp_path):
+    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=1)
+    with pytest.raises(ValueError, match='`rho` must be finite, got inf'):
+        run_train([cfg, '--work-dir', str(tmp_path / 'w'), '--sam', 'rho=inf'])
+    assert not (tmp_path / 'w' / 'epoch_1.pth').exists()
+
+
+# -- degenerate but valid settings are said once, at start -----------------------------------
+
+def test_subset_that_rounds_to_the_whole_batch_is_said(tmp_path):
+    runner = train(toy_runner_cfg(tmp_path, epochs=1, n=4, batch_size=1, log_level='INFO'))
+    log = open(runner.logger.log_file).read()
+    assert log.count('ratio=0.5 of batch_size=1 rounds to 1 sample(s), the whole batch') == 1
+
+
+def test_dataset_smaller_than_a_batch_with_drop_last_is_said(tmp_path):
+    cfg = toy_runner_cfg(tmp_path, epochs=1, n=4, batch_size=8, log_level='INFO')
+    cfg['train_dataloader']['batch_sampler']['drop_last'] = True
+    runner = train(cfg)
+    log = open(runner.logger.log_file).read()
+    assert log.count('training runs 0 iterations per epoch') == 1
+    assert runner.iter == 0
+
+
+# -- resume after a crash --------------------------------------------------------------------
+
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
+    """tools/train.py --ausam killed (SIGKILL) in the middle of epoch 3; --resume restarts
+    from epoch_2.pth and ends where the uninterrupted run ends: weights, scores, draws."""
+    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=4)
+    flags = ['--ausam', 'ratio=0.5', 'ramp_epochs=1']
+    straight = run_train([cfg, '--work-dir', str(tmp_path / 'straight'), *flags])
+    killer = tmp_path / 'killer_cfg.py'
+    killer.write_text(f"_base_ = ['{osp.basename(cfg)}']\n"
+                      "custom_imports = dict(imports=['toy', 'faults'])\n"
+                      "custom_hooks = [dict(type='KillAtIteration', iteration=10)]\n")
+    work = tmp_path / 'killed'
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, osp.join(ROOT, 'tests')]),
+               OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), str(killer), '--work-dir',
+         str(work), *flags], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert (work / 'epoch_2.pth').exists() and not (work / 'epoch_3.pth').exists()
+    resumed = run_train([cfg, '--work-dir', str(work), *flags, '--resume'])
+    assert resumed.iter == straight.iter == 16
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ha, hb = straight.optim_wrapper.history, resumed.optim_wrapper.history
+    assert torch.equal(ha.total, hb.total) and torch.equal(ha.count, hb.count)
