@@ -2,9 +2,10 @@
 
 The interface of MMPose's ``tools/train.py``, plus:
 
-- ``--sam [k=v ...]`` / ``--ausam [k=v ...]``: run the config with SAM / AUSAM, no file edited
-  (``ausam_mm.engine.convert``); e.g. ``--ausam ratio=0.5 rho=0.05``.
-- ``--amp`` also switches ``SAMOptimWrapper``/``AUSAMOptimWrapper`` to their AMP twins.
+- ``--sam [k=v ...]`` / ``--ausam [k=v ...]`` / ``--esam [k=v ...]``: run the config with SAM /
+  AUSAM / ESAM, no file edited (``ausam_mm.engine.convert``); e.g. ``--ausam ratio=0.5
+  rho=0.05``, ``--sam interval=2`` (SAM every 2 steps), ``--esam gamma=0.5``.
+- ``--amp`` also switches the SAM, AUSAM and ESAM wrappers to their AMP twins.
 - ``--resume`` without a path takes the newest intact checkpoint of the work dir (also after
   the work dir was moved). Every checkpoint, resumed or ``load_from``, loads through an
   allow-list unpickler: no file runs code (``ausam_mm.engine.checkpoint``).
@@ -24,7 +25,7 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 import ausam_mm  # noqa: F401  (registers the wrappers, sampler and adapters)
 from ausam_mm.engine.checkpoint import find_resume_checkpoint
-from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
+from ausam_mm.engine.convert import to_amp, to_ausam, to_esam, to_sam
 
 
 def parse_args(argv=None):
@@ -42,9 +43,11 @@ def parse_args(argv=None):
                         help='scale the LR by actual batch size / base batch size')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--sam', nargs='*', action=DictAction, metavar='KEY=VALUE',
-                       help='train with SAMOptimWrapper (options: rho, adaptive, eta, ...)')
+                       help='train with SAMOptimWrapper (options: rho, adaptive, interval, ...)')
     group.add_argument('--ausam', nargs='*', action=DictAction, metavar='KEY=VALUE',
                        help='train with AUSAM (options: ratio, rho, f_min, f_max, ...)')
+    group.add_argument('--esam', nargs='*', action=DictAction, metavar='KEY=VALUE',
+                       help='train with ESAM (options: gamma, perturb_fraction, rho, ...)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, key=value (see MMEngine DictAction)')
@@ -84,6 +87,8 @@ def merge_args(cfg: Config, args) -> list:
         changes += to_sam(cfg, **(args.sam or {}))
     if args.ausam is not None:
         changes += to_ausam(cfg, **(args.ausam or {}))
+    if args.esam is not None:
+        changes += to_esam(cfg, **(args.esam or {}))
     if args.amp:
         changes += to_amp(cfg)
     if args.auto_scale_lr:

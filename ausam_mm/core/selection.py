@@ -146,6 +146,12 @@ def draw_subset(probs: Tensor, k: int, generator: Optional[torch.Generator] = No
     return chosen.sort().values
 
 
+def top_k_positions(scores: Tensor, k: int) -> Tensor:
+    """Positions of the ``k`` largest ``scores``, in ascending order: ESAM's sharpness-sensitive
+    selection, the samples whose loss rose most under the perturbation."""
+    return torch.topk(scores, k, sorted=False).indices.sort().values
+
+
 def draw_seed(*keys: int) -> int:
     """A well-mixed 63-bit seed from integers (seed, epoch, batch, rank)."""
     return int(np.random.SeedSequence([int(k) & 0xFFFFFFFFFFFF for k in keys])

@@ -4,11 +4,12 @@ registers them."""
 from .ausam_optim_wrapper import AmpAUSAMOptimWrapper, AUSAMOptimWrapper
 from .ausam_sampler import AUSAMBatchSampler
 from .checkpoint import find_resume_checkpoint, load_checkpoint_file, resume_checkpoint_path
+from .esam_optim_wrapper import AmpESAMOptimWrapper, ESAMOptimWrapper
 from .indexed_dataset import IndexedDataset
 from .sam_optim_wrapper import AmpSAMOptimWrapper, SAMOptimWrapper
 
 __all__ = [
     'SAMOptimWrapper', 'AmpSAMOptimWrapper', 'AUSAMOptimWrapper', 'AmpAUSAMOptimWrapper',
-    'AUSAMBatchSampler', 'IndexedDataset', 'find_resume_checkpoint', 'load_checkpoint_file',
-    'resume_checkpoint_path'
+    'ESAMOptimWrapper', 'AmpESAMOptimWrapper', 'AUSAMBatchSampler', 'IndexedDataset',
+    'find_resume_checkpoint', 'load_checkpoint_file', 'resume_checkpoint_path'
 ]

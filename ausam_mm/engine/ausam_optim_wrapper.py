@@ -20,15 +20,16 @@ from .indexed_dataset import INDEX_KEY
 from .sam_optim_wrapper import SAMMixin, _Forward
 
 PER_SAMPLE_HELP = (
-    'AUSAM needs one loss value per sample: make the loss return shape (batch,) (the mean over '
-    "all other dimensions), e.g. mmpretrain `loss=dict(type='CrossEntropyLoss', "
+    '{method} needs one loss value per sample: make the loss return shape (batch,) (the mean '
+    "over all other dimensions), e.g. mmpretrain `loss=dict(type='CrossEntropyLoss', "
     "reduction='none')`, MMPose heads `loss=dict(type='PerSampleLoss', loss=<the head's "
-    'loss>)`, or build the config with `tools/train.py CONFIG --ausam`. MMEngine averages '
+    'loss>)`, or build the config with `tools/train.py CONFIG --{flag}`. MMEngine averages '
     'the vector, so gradients and logs do not change.')
 
 
-def per_sample_loss(losses: Dict[str, Any], batch: int) -> Tensor:
-    """Sum, per sample, of the loss terms MMEngine's ``parse_losses`` adds up (``'loss'`` keys)."""
+def per_sample_loss(losses: Dict[str, Any], batch: int, method: str = 'AUSAM') -> Tensor:
+    """Sum, per sample, of the loss terms MMEngine's ``parse_losses`` adds up (``'loss'`` keys).
+    ``method`` names who needs them in the error."""
     total = None
     for key, value in losses.items():
         if 'loss' not in key:
@@ -37,7 +38,7 @@ def per_sample_loss(losses: Dict[str, Any], batch: int) -> Tensor:
             if not (isinstance(term, Tensor) and term.shape == (batch,)):
                 shape = tuple(term.shape) if isinstance(term, Tensor) else type(term).__name__
                 raise ValueError(f'loss {key!r} has shape {shape}, expected ({batch},). '
-                                 + PER_SAMPLE_HELP)
+                                 + PER_SAMPLE_HELP.format(method=method, flag=method.lower()))
             total = term.float() if total is None else total + term.float()
     if total is None:
         raise ValueError(f'the model returned no loss term (keys: {list(losses)})')

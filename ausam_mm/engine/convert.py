@@ -1,6 +1,7 @@
 """Turn any MMEngine config into its SAM or AUSAM version, without editing a file.
 
-``tools/train.py CONFIG --sam [k=v ...]`` and ``--ausam [k=v ...]`` call these; so can users
+``tools/train.py CONFIG --sam [k=v ...]``, ``--ausam [k=v ...]`` and ``--esam [k=v ...]`` call
+these; so can users
 who build configs in code::
 
     from mmengine.config import Config
@@ -11,7 +12,8 @@ who build configs in code::
 What changes: the optimizer wrapper's type (its optimizer, ``paramwise_cfg``, ``clip_grad`` and
 accumulation are kept; AMP stays AMP), and for AUSAM the train dataloader's batch sampler, the
 dataset wrapper that carries sample indices, and per-sample losses in the model (each
-framework adapter in :data:`PER_SAMPLE_ADAPTERS` rewrites the loss configs it knows).
+framework adapter in :data:`PER_SAMPLE_ADAPTERS` rewrites the loss configs it knows); ESAM
+needs the per-sample losses only.
 ``custom_imports`` gains ``ausam_mm``, so the dumped config reruns as is. Converting twice is
 the same as converting once.
 """
@@ -21,6 +23,7 @@ from typing import Any, Callable, Dict, List
 from mmengine.config import Config, ConfigDict
 
 from .ausam_sampler import AUSAMBatchSampler
+from .esam_optim_wrapper import ESAMMixin
 from .sam_optim_wrapper import SAMMixin
 
 # Framework adapters (ausam_mm.pose, ausam_mm.cls) append functions that take the model config
@@ -32,6 +35,7 @@ _PLAIN = ('OptimWrapper', 'AmpOptimWrapper')
 _OURS = {
     'sam': ('SAMOptimWrapper', 'AmpSAMOptimWrapper'),
     'ausam': ('AUSAMOptimWrapper', 'AmpAUSAMOptimWrapper'),
+    'esam': ('ESAMOptimWrapper', 'AmpESAMOptimWrapper'),
 }
 
 
@@ -41,6 +45,7 @@ def _arg_names(func) -> set:
 
 WRAPPER_OPTIONS = _arg_names(SAMMixin.__init__)
 SAMPLER_OPTIONS = _arg_names(AUSAMBatchSampler.__init__) - {'sampler', 'batch_size'}
+ESAM_OPTIONS = WRAPPER_OPTIONS | _arg_names(ESAMMixin.__init__)
 
 
 def to_sam(cfg: Config, **options: Any) -> List[str]:
@@ -57,8 +62,16 @@ def to_ausam(cfg: Config, **options: Any) -> List[str]:
     sampler_opts = {k: v for k, v in options.items() if k in SAMPLER_OPTIONS}
     changes = _set_wrapper(cfg, 'ausam', wrapper_opts)
     changes += _set_sampler(cfg, sampler_opts)
-    for adapt in PER_SAMPLE_ADAPTERS:
-        changes += adapt(cfg.model, batch_size=cfg.train_dataloader.get('batch_size'))
+    changes += _per_sample_losses(cfg)
+    return changes + _add_import(cfg)
+
+
+def to_esam(cfg: Config, **options: Any) -> List[str]:
+    """ESAM: ``ESAMOptimWrapper`` (or its AMP twin) and per-sample losses; the data pipeline
+    and the sampler stay as they are."""
+    _check_options(options, ESAM_OPTIONS, 'esam')
+    changes = _set_wrapper(cfg, 'esam', options)
+    changes += _per_sample_losses(cfg)
     return changes + _add_import(cfg)
 
 
@@ -116,6 +129,13 @@ def _set_sampler(cfg: Config, options: Dict) -> List[str]:
         loader.dataset = dict(type='IndexedDataset', dataset=loader.dataset)
         changes.append(f"train_dataloader.dataset wrapped in IndexedDataset "
                        f"(inner: {loader.dataset.dataset.get('type')})")
+    return changes
+
+
+def _per_sample_losses(cfg: Config) -> List[str]:
+    changes = []
+    for adapt in PER_SAMPLE_ADAPTERS:
+        changes += adapt(cfg.model, batch_size=cfg.train_dataloader.get('batch_size'))
     return changes
 
 

@@ -178,13 +178,18 @@ class SAMMixin:
         unstash_grads(params, accumulated)
 
         with self._second_pass_context(forward.model):
-            second = forward.rerun()
-        loss_at_e, _ = forward.parse_losses(second)
-        self.backward(self.scale_loss(loss_at_e))  # descent pass: g_sam
+            second, descent_loss, loss_at_e = self._second_forward(forward)
+        self.backward(self.scale_loss(descent_loss))  # descent pass: g_sam
         restore_(perturbed, saved)
 
         self._log_step(norm, loss, loss_at_e)
         self._after_second_pass(forward, second)
+
+    def _second_forward(self, forward: _Forward) -> Tuple[Any, Tensor, Tensor]:
+        """The forward at ``w + e``: (its output, the loss to backward, the batch's loss)."""
+        second = forward.rerun()
+        loss_at_e, _ = forward.parse_losses(second)
+        return second, loss_at_e, loss_at_e
 
     def _ascend(self) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """``w <- w + e`` from the ascent gradients; returns (saved w, moved params, ||g||)."""
@@ -197,9 +202,12 @@ class SAMMixin:
         # then judges the descent pass. Scaled gradients give the same e (e is scale-free).
         if not flat or not bool(torch.isfinite(norm)):
             return [], [], norm
-        rhos = [g['rho'] for g in self.optimizer.param_groups]
-        saved = perturb_(groups, rhos, norm, self.adaptive, self.eta)
+        saved = perturb_(groups, self._radii(), norm, self.adaptive, self.eta)
         return saved, flat, norm
+
+    def _radii(self) -> List[float]:
+        """The perturbation radius of each param group."""
+        return [g['rho'] for g in self.optimizer.param_groups]
 
     def _second_pass_context(self, model: nn.Module):
         """Autocast and accumulation sync of the base wrapper, BatchNorm statistics frozen."""

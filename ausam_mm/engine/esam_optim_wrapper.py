@@ -1,0 +1,168 @@
+"""``ESAMOptimWrapper``: ESAM's cheaper SAM step (Du et al., "Efficient Sharpness-aware
+Minimization for Improved Training of Neural Networks", ICLR 2022).
+
+The SAM step of :class:`~ausam_mm.engine.sam_optim_wrapper.SAMMixin` with two changes:
+
+- **Sharpness-sensitive data selection** (``gamma``): the ascent pass runs on the whole batch;
+  at ``w + e`` the whole batch is forwarded without gradients, the samples are ranked by their
+  loss increase ``l_i(w + e) - l_i(w)``, and the descent forward + backward runs on the top
+  ``gamma`` fraction only. The descent gradient is that of their mean loss at ``w + e``.
+- **Stochastic weight perturbation** (``perturb_fraction``, off by default): the ascent pass
+  computes the gradient of a random ``perturb_fraction`` of the parameter tensors only (the
+  others are excluded from its graph), and only those are perturbed, by
+  ``rho / perturb_fraction`` (ESAM's scaling).
+"""
+from contextlib import contextmanager
+from typing import Any, List, Tuple
+
+import torch
+from mmengine.dist import get_dist_info, sync_random_seed
+from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from torch import Tensor, nn
+
+from ..core.selection import draw_subset, generator_for, subset_size, top_k_positions
+from .amp import DeviceAmpOptimWrapper
+from .ausam_optim_wrapper import per_sample_loss
+from .sam_optim_wrapper import SAMMixin, _Forward
+
+
+def batch_size_of(forward: _Forward) -> int:
+    """The number of samples of the recorded forward (its ``inputs``, MMEngine's convention)."""
+    args, kwargs = forward.calls[0]
+    inputs = kwargs['inputs'] if 'inputs' in kwargs else (args[0] if args else None)
+    if isinstance(inputs, Tensor) and inputs.dim() > 0:
+        return inputs.shape[0]
+    if isinstance(inputs, (list, tuple)) and inputs:
+        return len(inputs)
+    raise RuntimeError('ESAM selects samples of the batch and found no batch in the model '
+                       f"call (its 'inputs' is {type(inputs).__name__}); the model must be "
+                       'called as model(inputs=<tensor or list, one entry per sample>, ...).')
+
+
+def take_samples(forward: _Forward, keep: Tensor, batch: int) -> Tuple[tuple, dict]:
+    """The recorded call's arguments restricted to the samples at positions ``keep``: every
+    tensor whose first dimension and every list or tuple whose length is ``batch``."""
+    positions = keep.tolist()
+
+    def take(value: Any) -> Any:
+        if isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == batch:
+            return value[keep.to(value.device)]
+        if isinstance(value, list) and len(value) == batch:
+            return [value[i] for i in positions]
+        if isinstance(value, tuple) and len(value) == batch:
+            return tuple(value[i] for i in positions)
+        if isinstance(value, dict):
+            return {k: take(v) for k, v in value.items()}
+        return value
+
+    args, kwargs = forward.calls[0]
+    return tuple(take(a) for a in args), {k: take(v) for k, v in kwargs.items()}
+
+
+class ESAMMixin(SAMMixin):
+    """SAM step with ESAM's data selection and, optionally, its stochastic weight perturbation.
+
+    Args:
+        gamma: fraction of each batch that gets the descent pass, (0, 1]: the
+            ``floor(gamma * B)`` samples (at least 1) whose loss rose most under the
+            perturbation. 1 is SAM (no ranking forward is run).
+        perturb_fraction: fraction of the parameter tensors that the ascent pass computes the
+            gradient of and perturbs, (0, 1] (ESAM's ``beta``); 1 (default): all, as SAM.
+        **kwargs: those of :class:`SAMMixin` (``rho``, ``adaptive``, ``interval``, ...).
+
+    Note:
+        Contract with the model, as AUSAM's: the loss-mode forward returns per-sample loss
+        tensors of shape (B,), and a call restricted to some samples (every tensor and list of
+        the call sliced along the batch) gives those samples' losses. ``--esam`` sets
+        per-sample losses; no batch sampler or dataset wrapper is needed.
+    """
+
+    def __init__(self, *args, gamma: float = 0.5, perturb_fraction: float = 1.0,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not 0 < gamma <= 1:
+            raise ValueError(f'`gamma` must be in (0, 1], got {gamma}')
+        if not 0 < perturb_fraction <= 1:
+            raise ValueError(f'`perturb_fraction` must be in (0, 1], got {perturb_fraction}')
+        if perturb_fraction < 1 and self.sync_perturbation:
+            raise ValueError('`perturb_fraction` < 1 leaves parameters out of the ascent pass, '
+                             'which DDP cannot all-reduce: set `sync_perturbation=False` (each '
+                             'rank perturbs by its own gradient) or `perturb_fraction=1`.')
+        self.gamma = gamma
+        self.perturb_fraction = perturb_fraction
+        self.perturb_seed = sync_random_seed()  # of the weight perturbation's draws; in state_dict
+        self.rank = get_dist_info()[0]
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state['esam_seed'] = self.perturb_seed
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.perturb_seed = state_dict.pop('esam_seed', self.perturb_seed)
+        super().load_state_dict(state_dict)
+
+    # -- stochastic weight perturbation ----------------------------------------------------
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """SAM's context; on a SAM step with ``perturb_fraction < 1`` the parameters left out
+        of this step's perturbation do not require grad during the (ascent) forward."""
+        left_out = self._left_out() if self.sam_active and self.perturb_fraction < 1 else []
+        for p in left_out:
+            p.requires_grad_(False)
+        try:
+            with super().optim_context(model):
+                yield
+        finally:
+            for p in left_out:
+                p.requires_grad_(True)
+
+    def _left_out(self) -> List[Tensor]:
+        """A random ``1 - perturb_fraction`` of the trainable parameter tensors, drawn from
+        (seed, micro-batch count, rank): reproducible, and the same after resume."""
+        params = [p for g in self.optimizer.param_groups for p in g['params'] if p.requires_grad]
+        if not params:
+            return []
+        count = subset_size(self.perturb_fraction, len(params))
+        generator = generator_for(self.perturb_seed, self._inner_count, self.rank)
+        kept = set(draw_subset(torch.ones(len(params)), count, generator).tolist())
+        return [p for i, p in enumerate(params) if i not in kept]
+
+    def _radii(self) -> List[float]:
+        return [rho / self.perturb_fraction for rho in super()._radii()]
+
+    # -- sharpness-sensitive data selection ------------------------------------------------
+
+    def _second_forward(self, forward: _Forward) -> Tuple[Any, Tensor, Tensor]:
+        batch = batch_size_of(forward)
+        at_w = per_sample_loss(forward.output, batch, method='ESAM')
+        keep = subset_size(self.gamma, batch)
+        self.message_hub.update_scalar('train/esam/selected', keep)
+        if keep >= batch:
+            return super()._second_forward(forward)
+        with torch.no_grad():
+            at_e = per_sample_loss(forward.rerun(), batch, method='ESAM')
+        chosen = top_k_positions((at_e - at_w).detach(), keep)
+        args, kwargs = take_samples(forward, chosen, batch)
+        second = forward.model(*args, **kwargs)
+        descent_loss, _ = forward.parse_losses(second)
+        return second, descent_loss, at_e.mean()
+
+
+@OPTIM_WRAPPERS.register_module()
+class ESAMOptimWrapper(ESAMMixin, OptimWrapper):
+    """ESAM around any base optimizer (fp32). See :class:`ESAMMixin` for the arguments.
+
+    Examples:
+        >>> optim_wrapper = dict(
+        >>>     type='ESAMOptimWrapper',
+        >>>     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-3),
+        >>>     rho=0.05, gamma=0.5, perturb_fraction=1.0)
+    """
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpESAMOptimWrapper(ESAMMixin, DeviceAmpOptimWrapper):
+    """:class:`ESAMOptimWrapper` with automatic mixed precision (``dtype``, ``loss_scale``)."""
