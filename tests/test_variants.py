@@ -2,9 +2,9 @@
 import pytest
 from mmengine.config import Config
 
-from ausam_mm.engine.convert import to_ausam, to_sam
-from ausam_mm.engine.variants import (VARIANTS, apply_variant, train_args, uses_sampler,
-                                      variant_options)
+from ausam_mm.engine.convert import to_ausam, to_esam, to_sam
+from ausam_mm.engine.variants import (VARIANTS, apply_variant, ideal_passes, train_args,
+                                      uses_sampler, variant_options)
 from conftest import load_tool, toy_runner_cfg
 
 
@@ -20,6 +20,8 @@ def test_each_variant_is_its_conversion_with_the_settings_it_accepts(tmp_path):
             assert changes == [] and cfg.to_dict() == expected.to_dict()
         elif variant.conversion == 'sam':  # no sampler, so no ramp
             to_sam(expected, rho=0.2, **variant.options)
+        elif variant.conversion == 'esam':
+            to_esam(expected, rho=0.2, **variant.options)
         else:
             to_ausam(expected, rho=0.2, ramp_epochs=3, **variant.options)
         assert cfg.to_dict() == expected.to_dict(), name
@@ -50,3 +52,11 @@ def test_bad_settings_and_names_are_refused(tmp_path):
         apply_variant(plain_cfg(tmp_path), 'ausam_0.5', ratio=0.3)
     with pytest.raises(KeyError, match="'ausam_0.4'.*variants.py"):
         apply_variant(plain_cfg(tmp_path), 'ausam_0.4')
+
+
+def test_ideal_passes_are_the_documented_costs():
+    """docs/ausam.md, "Which one to use": passes per candidate sample."""
+    expected = {'base': 1, 'sam': 2, 'ausam_0.3': 0.6, 'ausam_0.5': 1, 'ausam_1.0': 2,
+                'random_0.5': 1, 'sam_every_2': 1.5, 'esam_0.5': 1 + 1 / 3 + 0.5}
+    for name, cost in expected.items():
+        assert ideal_passes(name) == pytest.approx(cost), name

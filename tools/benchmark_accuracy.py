@@ -53,7 +53,7 @@ from torch.utils.data import Dataset
 import ausam_mm  # noqa: F401  (registers the wrappers, the sampler, the mmpretrain adapter)
 from ausam_mm.engine.variants import VARIANTS, apply_variant, uses_sampler
 
-DEFAULT_VARIANTS = ['base', 'sam', 'ausam_0.5', 'random_0.5']
+DEFAULT_VARIANTS = ['base', 'sam', 'ausam_0.5', 'random_0.5', 'sam_every_2', 'esam_0.5']
 NUM_CLASSES = 10
 
 

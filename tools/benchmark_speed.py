@@ -5,9 +5,11 @@ MMEngine Runner (iteration-based, data loading included) and is timed after a fe
 iterations; the variants take turns for ``--rounds`` rounds so that machine noise hits them
 alike. The samples per second of process CPU time are reported too: on a shared machine they
 are far less noisy than wall time. Reported per variant: candidate samples per second
-(``batch_size`` x iterations / s: how fast an epoch goes), peak GPU memory, and the
-sample-passes per candidate sample counted by a forward hook (base 1, SAM 2, AUSAM 2 x ratio).
-The table gives ratios to SAM and to the base optimizer; ``--out`` saves JSON.
+(``batch_size`` x iterations / s: how fast an epoch goes), peak GPU memory, the sample-forwards
+per candidate sample counted by a forward hook (``forwards``: base 1, SAM 2, AUSAM 2 x ratio,
+SAM every 2 1.5, ESAM 2 + gamma, its ranking forward having no backward) and the analytic cost
+in forward + backward passes (``ideal``, :func:`~ausam_mm.engine.variants.ideal_passes`: ESAM
+1 + 1/3 + gamma). The table gives ratios to SAM and to the base optimizer; ``--out`` saves JSON.
 
 Without a config it benchmarks a small conv net (mmpretrain ``ResNet_CIFAR``, depth 18, 16
 base channels) on generated 40x40 PNG images with a real pipeline (decode, random resized
@@ -37,9 +39,10 @@ from mmengine.runner import Runner
 
 import ausam_mm  # noqa: F401
 from ausam_mm.engine.convert import to_amp
-from ausam_mm.engine.variants import VARIANTS, apply_variant
+from ausam_mm.engine.variants import VARIANTS, apply_variant, ideal_passes
 
-DEFAULT_VARIANTS = ['base', 'sam', 'ausam_0.3', 'ausam_0.5', 'ausam_1.0', 'random_0.5']
+DEFAULT_VARIANTS = ['base', 'sam', 'ausam_0.3', 'ausam_0.5', 'ausam_1.0', 'random_0.5',
+                    'sam_every_2', 'esam_0.5']
 
 
 class ThroughputHook(Hook):
@@ -168,13 +171,13 @@ def ratio_table(results: Dict[str, Dict]) -> str:
     base = results.get('base', {}).get('samples_per_s')
     sam_cpu = results.get('sam', {}).get('samples_per_cpu_s')
     lines = [f"{'variant':<12} {'samples/s':>10} {'vs SAM':>7} {'vs base':>8} "
-             f"{'passes':>7} {'peak MB':>8} {'CPU-time vs SAM':>16}"]
+             f"{'forwards':>8} {'ideal':>6} {'peak MB':>8} {'CPU-time vs SAM':>16}"]
     for name, r in results.items():
         mem = f"{r['peak_mem_mb']:.0f}" if r['peak_mem_mb'] is not None else '-'
         lines.append(f"{name:<12} {r['samples_per_s']:>10.1f} "
                      f"{r['samples_per_s'] / sam if sam else float('nan'):>7.3f} "
                      f"{r['samples_per_s'] / base if base else float('nan'):>8.3f} "
-                     f"{r['passes_per_sample']:>7.2f} {mem:>8} "
+                     f"{r['passes_per_sample']:>8.2f} {ideal_passes(name):>6.2f} {mem:>8} "
                      f"{r['samples_per_cpu_s'] / sam_cpu if sam_cpu else float('nan'):>16.3f}")
     return '\n'.join(lines)
 

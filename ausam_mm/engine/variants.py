@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional
 
 from mmengine.config import Config
 
-from .convert import SAMPLER_OPTIONS, WRAPPER_OPTIONS, to_ausam, to_sam
+from .convert import ESAM_OPTIONS, SAMPLER_OPTIONS, WRAPPER_OPTIONS, to_ausam, to_esam, to_sam
 
 
 class Conversion(NamedTuple):
@@ -48,6 +48,7 @@ class Variant(NamedTuple):
 CONVERSIONS: Dict[str, Conversion] = {
     'sam': Conversion(to_sam, frozenset(WRAPPER_OPTIONS), sampler=False),
     'ausam': Conversion(to_ausam, frozenset(WRAPPER_OPTIONS | SAMPLER_OPTIONS), sampler=True),
+    'esam': Conversion(to_esam, frozenset(ESAM_OPTIONS), sampler=False),
 }
 
 VARIANTS: Dict[str, Variant] = {
@@ -57,6 +58,8 @@ VARIANTS: Dict[str, Variant] = {
     'ausam_0.5': Variant('ausam', dict(ratio=0.5), 'AUSAM 0.5', 'tab:red'),
     'ausam_1.0': Variant('ausam', dict(ratio=1.0), 'AUSAM 1.0', 'tab:purple'),
     'random_0.5': Variant('ausam', dict(ratio=0.5, score='uniform'), 'random 0.5', 'tab:green'),
+    'sam_every_2': Variant('sam', dict(interval=2), 'SAM every 2', 'tab:cyan'),
+    'esam_0.5': Variant('esam', dict(gamma=0.5), 'ESAM 0.5', 'tab:orange'),
 }
 
 
@@ -106,6 +109,27 @@ def uses_sampler(name: str) -> bool:
     """Whether the variant draws subsets: its checkpoints hold a per-sample score history."""
     variant = _get(name)
     return variant.conversion is not None and CONVERSIONS[variant.conversion].sampler
+
+
+def ideal_passes(name: str) -> float:
+    """The analytic cost of a step of the variant, in forward + backward passes per candidate
+    sample (the base optimizer's step is 1; a forward alone, 1/3: its backward costs about
+    twice as much), with its own options and the conversions' defaults (docs/ausam.md,
+    "Which one to use")."""
+    variant = _get(name)
+    if variant.conversion is None:
+        return 1.0
+    options = variant.options
+    k = options.get('interval', 1)
+    if variant.conversion == 'sam':
+        sam_step = 2.0
+    elif variant.conversion == 'ausam':
+        ratio = options.get('ratio', 0.5)
+        return ratio * (k + 1) / k  # AUSAM's plain steps train on the drawn subset
+    else:  # esam: ascent, ranking forward, descent on gamma of the batch
+        left_out = 1 - options.get('perturb_fraction', 1.0)
+        sam_step = 1 - left_out / 3 + 1 / 3 + options.get('gamma', 0.5)
+    return (sam_step + k - 1) / k
 
 
 def _get(name: str) -> Variant:
