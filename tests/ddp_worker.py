@@ -1,6 +1,7 @@
 """Entry point of the 2-process CPU DDP tests (run by torchrun from test_ddp.py).
 
-usage: torchrun --nproc_per_node 2 ddp_worker.py WORK_DIR OPTIM_WRAPPER [SYNC_PERTURBATION]
+usage: torchrun --nproc_per_node 2 ddp_worker.py WORK_DIR OPTIM_WRAPPER [SYNC_PERTURBATION
+       [INTERVAL]]
 Trains ToyConvNet through a real Runner with launcher='pytorch' and saves, per rank, the
 parameters and (AUSAM) the score history to WORK_DIR/rank{R}.pt.
 
@@ -25,9 +26,10 @@ import toy  # noqa: E402,F401  (registers the toy model and dataset)
 def main():
     work_dir, optim = sys.argv[1], sys.argv[2]
     sync = len(sys.argv) > 3 and sys.argv[3] == '1'
+    interval = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     cfg = toy_runner_cfg(work_dir, optim=optim, epochs=3, n=32, batch_size=8,
                          launcher='pytorch', experiment_name='ddp_test')
-    cfg['optim_wrapper']['sync_perturbation'] = sync
+    cfg['optim_wrapper'].update(sync_perturbation=sync, interval=interval)
     cfg['model_wrapper_cfg'] = dict(type='MMDistributedDataParallel', device_ids=None,
                                     broadcast_buffers=False)
     torch.distributed.init_process_group('gloo')

@@ -203,3 +203,15 @@ def test_train_tool_esam_flag(tmp_path):
     assert type(wrapper).__name__ == 'ESAMOptimWrapper'
     assert (wrapper.gamma, wrapper.interval, wrapper.sam_updates) == (0.5, 2, 4)
     assert runner.message_hub.get_scalar('train/esam/selected').current() == 4
+
+
+def test_amp_on_cpu_trains():
+    torch.manual_seed(0)
+    model = ToyConvNet()
+    wrapper = build_optim_wrapper(model, dict(type='AmpESAMOptimWrapper', dtype='bfloat16',
+                                              rho=0.5, gamma=0.5,
+                                              optimizer=dict(type='SGD', lr=0.1)))
+    batch = toy_batch(n=16)
+    losses = [model.train_step(batch, wrapper)['loss'].item() for _ in range(8)]
+    assert losses[-1] < losses[0]
+    assert wrapper.message_hub.get_scalar('train/esam/selected').current() == 8
