@@ -7,6 +7,8 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.amp import DeviceAmpOptimWrapper
+from conftest import toy_runner_cfg
+from test_reliability import NaNAtDataset  # noqa: F401  (registers it)
 from toy import ToyConvNet, toy_batch
 
 
@@ -118,3 +120,18 @@ def test_resume_continues_the_interval_exactly(tmp_path, runner_cfg, optim):
     assert resumed.optim_wrapper.sam_updates == straight.optim_wrapper.sam_updates == 12
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize('optim', ['SAMOptimWrapper', 'AUSAMOptimWrapper', 'ESAMOptimWrapper'])
+def test_a_plain_step_keeps_the_non_finite_rule(tmp_path, optim):
+    """interval=2, a NaN image in the 2nd batch (a plain step): stopped before that step."""
+    cfg = toy_runner_cfg(tmp_path, optim=optim, epochs=1, n=32, batch_size=8,
+                         sampler=dict(type='DefaultSampler', shuffle=False))
+    cfg['optim_wrapper']['interval'] = 2
+    cfg['train_dataloader']['dataset']['dataset'] = dict(type='NaNAtDataset', n=32, nan_at=[12])
+    runner = Runner.from_cfg(Config(cfg))
+    with pytest.raises(FloatingPointError,
+                       match=f'{optim}: the loss is nan at iteration 2 .*step was not taken'):
+        runner.train()
+    assert runner.optim_wrapper.sam_updates == 1
+    assert all(torch.isfinite(p).all() for p in runner.model.parameters())

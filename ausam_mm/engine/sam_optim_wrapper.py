@@ -159,8 +159,10 @@ class SAMMixin:
         active = self.sam_active
         if active:
             self._sam_backward(forward, loss)
-        else:  # between SAM updates: the base optimizer's own pass
+        else:  # between SAM updates: the base optimizer's own pass, under the same rule
             self.backward(self.scale_loss(loss))
+            at_w = float(loss.detach())
+            self._check_finite(0.0, at_w, at_w, scaled=False)
         self.message_hub.update_scalar('train/sam/active', float(active))
         if self.should_update():
             self.step(**(step_kwargs or {}))
