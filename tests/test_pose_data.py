@@ -136,3 +136,17 @@ def test_pipeline_switch_hook_switches_the_wrapped_pipeline_and_indices_flow(tmp
     # epoch 0 (warm-up) scored all 17 samples once; epoch 1 ran on the switched pipeline and
     # posted its subsets (a batch without indices would have raised)
     assert history.coverage == 1.0 and int(history.count.sum()) == 17 + 4 + 4 + 1
+
+
+def test_indexed_dataset_passes_on_the_pipeline_of_a_dataloader_rebuild():
+    """MMPose's YOLOXPoseModeSwitchHook (RTMO, YOLOX-Pose) rebuilds the train dataloader with
+    ``train_dataloader.dataset.pipeline = <stage 2>``: under ``--ausam`` that key belongs to
+    ``IndexedDataset``, which hands it to the wrapped dataset."""
+    stage2 = pipeline(HEATMAP, extra=[dict(type='RandomBBoxTransform', shift_prob=0,
+                                           rotate_prob=0, scale_prob=0)])
+    coco = dict(COCO, pipeline=pipeline(HEATMAP))
+    for dataset in (coco, build(DATASETS, coco)):  # a config, or a built dataset
+        wrapped = build(DATASETS, dict(type='IndexedDataset', dataset=dataset, pipeline=stage2))
+        names = [type(t).__name__ for t in wrapped.dataset.pipeline.transforms]
+        assert 'RandomBBoxTransform' in names
+        assert wrapped[3]['data_samples'].metainfo[INDEX_KEY] == 3
