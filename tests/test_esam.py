@@ -151,6 +151,8 @@ def test_scalar_loss_error_names_esam_and_the_fix():
 def test_bad_options_name_the_value(option, value):
     with pytest.raises(ValueError, match=f'`{option}` must be in \\(0, 1\\], got {value}'):
         esam(ToyConvNet(), **{option: value})
+    with pytest.raises(TypeError, match=f"`{option}` must be a number, got '0.5' \\(str\\)"):
+        esam(ToyConvNet(), **{option: '0.5'})
 
 
 def test_weight_perturbation_with_synchronised_ascent_is_refused():

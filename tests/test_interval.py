@@ -84,11 +84,15 @@ def test_interval_counts_optimizer_updates_not_micro_batches():
     assert wrapper.sam_updates == 4
 
 
-def test_bad_interval_names_the_value():
-    for bad in (0, -2, 1.5, True):
-        with pytest.raises(ValueError, match=f'`interval` must be a positive integer.*{bad!r}'):
-            build_optim_wrapper(ToyConvNet(), dict(type='SAMOptimWrapper', interval=bad,
-                                                   optimizer=dict(type='SGD', lr=0.1)))
+@pytest.mark.parametrize('bad,error,message', [
+    (0, ValueError, '`interval` must be an integer >= 1, got 0'),
+    (-2, ValueError, '`interval` must be an integer >= 1, got -2'),
+    (1.5, TypeError, r'`interval` must be an integer, got 1.5 \(float\)'),
+    (True, TypeError, r'`interval` must be an integer, got True \(bool\)')])
+def test_bad_interval_names_the_value(bad, error, message):
+    with pytest.raises(error, match=message):
+        build_optim_wrapper(ToyConvNet(), dict(type='SAMOptimWrapper', interval=bad,
+                                               optimizer=dict(type='SGD', lr=0.1)))
 
 
 def test_ausam_plain_steps_train_on_the_subset_and_post_no_dlp(tmp_path, runner_cfg):

@@ -21,6 +21,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import Tensor, nn
 
+from ..core.options import check_real
 from ..core.selection import draw_subset, generator_for, subset_size, top_k_positions
 from .amp import DeviceAmpOptimWrapper
 from .ausam_optim_wrapper import per_sample_loss
@@ -81,10 +82,9 @@ class ESAMMixin(SAMMixin):
     def __init__(self, *args, gamma: float = 0.5, perturb_fraction: float = 1.0,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if not 0 < gamma <= 1:
-            raise ValueError(f'`gamma` must be in (0, 1], got {gamma}')
-        if not 0 < perturb_fraction <= 1:
-            raise ValueError(f'`perturb_fraction` must be in (0, 1], got {perturb_fraction}')
+        gamma = check_real('gamma', gamma, low=0, high=1, low_open=True)
+        perturb_fraction = check_real('perturb_fraction', perturb_fraction, low=0, high=1,
+                                      low_open=True)
         if perturb_fraction < 1 and self.sync_perturbation:
             raise ValueError('`perturb_fraction` < 1 leaves parameters out of the ascent pass, '
                              'which DDP cannot all-reduce: set `sync_perturbation=False` (each '

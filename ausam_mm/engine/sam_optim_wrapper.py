@@ -18,7 +18,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import Tensor, nn
 
-from ..core.options import check_bool, check_real
+from ..core.options import check_bool, check_int, check_real
 from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
     unstash_grads
 from .amp import DeviceAmpOptimWrapper
@@ -82,10 +82,7 @@ class SAMMixin:
         self.adaptive = check_bool('adaptive', adaptive)
         self.eta = check_real('eta', eta, low=0)
         self.sync_perturbation = check_bool('sync_perturbation', sync_perturbation)
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f'`interval` must be a positive integer (1: SAM on every step), '
-                             f'got {interval!r}')
-        self.interval = interval
+        self.interval = check_int('interval', interval, low=1)
         self.sam_updates = 0  # optimizer updates made so far (the SAM ones and the plain ones)
         self._forward: Optional[_Forward] = None
 
