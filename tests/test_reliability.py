@@ -235,3 +235,62 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     ha, hb = straight.optim_wrapper.history, resumed.optim_wrapper.history
     assert torch.equal(ha.total, hb.total) and torch.equal(ha.count, hb.count)
+
+
+def cifar_cfg(tmp_path, num_workers=0, persistent_workers=False):
+    """An upstream mmpretrain CIFAR config, shrunk, on 16 generated images, with its random
+    augmentation (RandomCrop with padding, RandomFlip)."""
+    from conftest import load_tool
+    images = tmp_path / 'images'
+    if not images.exists():
+        load_tool('benchmark_speed').make_demo_images(str(images), n=16, size=32)
+    path = tmp_path / f'cifar_{num_workers}_{persistent_workers}.py'
+    path.write_text(f"""
+_base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']
+model = dict(backbone=dict(base_channels=8, stem_channels=8), head=dict(in_channels=64))
+train_dataloader = dict(
+    batch_size=8, num_workers={num_workers}, persistent_workers={persistent_workers},
+    dataset=dict(_delete_=True, type='CustomDataset', data_root='{images}', pipeline=[
+        dict(type='LoadImageFromFile'), dict(type='RandomCrop', crop_size=32, padding=4),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'), dict(type='PackInputs')]))
+train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=10)
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+randomness = dict(seed=0)
+log_level = 'INFO'
+""")
+    return str(path)
+
+
+def straight_and_resumed(tmp_path, cfg, flags):
+    """3 epochs straight; 2 epochs, then --resume to 3, in another work dir."""
+    straight = run_train([cfg, '--work-dir', str(tmp_path / 'straight'), *flags])
+    run_train([cfg, '--work-dir', str(tmp_path / 'split'), *flags,
+               '--cfg-options', 'train_cfg.max_epochs=2'])
+    resumed = run_train([cfg, '--work-dir', str(tmp_path / 'split'), *flags, '--resume'])
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    return resumed, max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
+@pytest.mark.parametrize('flags', [[], ['--ausam']], ids=['base', 'ausam'])
+def test_resume_with_random_augmentation_in_the_main_process_is_exact(tmp_path, flags):
+    """num_workers=0: the augmentation draws from the main process's generators, which
+    EpochSeedHook re-seeds per epoch (MMEngine's checkpoints hold no random state)."""
+    _, difference = straight_and_resumed(tmp_path, cifar_cfg(tmp_path), flags)
+    assert difference == 0
+
+
+def test_resume_with_random_augmentation_in_workers_is_exact(tmp_path):
+    """num_workers=2, not persistent: MMEngine seeds new workers alike in every epoch."""
+    _, difference = straight_and_resumed(tmp_path, cifar_cfg(tmp_path, num_workers=2), [])
+    assert difference == 0
+
+
+def test_resume_with_persistent_workers_says_it_is_not_exact(tmp_path):
+    """The other side of the line: persistent workers keep their generators across epochs and
+    no checkpoint holds them; the resumed run says so (and does differ)."""
+    resumed, difference = straight_and_resumed(
+        tmp_path, cifar_cfg(tmp_path, num_workers=2, persistent_workers=True), [])
+    assert 'will not end bit-identical' in open(resumed.logger.log_file).read()
+    assert difference > 0

@@ -6,6 +6,8 @@ The interface of MMPose's ``tools/train.py``, plus:
   AUSAM / ESAM, no file edited (``ausam_mm.engine.convert``); e.g. ``--ausam ratio=0.5
   rho=0.05``, ``--sam interval=2`` (SAM every 2 steps), ``--esam gamma=0.5``.
 - ``--amp`` also switches the SAM, AUSAM and ESAM wrappers to their AMP twins.
+- every run gets ``EpochSeedHook`` (random draws re-seeded per epoch), so ``--resume`` at an
+  epoch boundary is bit-exact, random augmentation included (docs/reliability.md).
 - ``--resume`` without a path takes the newest intact checkpoint of the work dir (also after
   the work dir was moved). Every checkpoint, resumed or ``load_from``, loads through an
   allow-list unpickler: no file runs code (``ausam_mm.engine.checkpoint``).
@@ -25,7 +27,7 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 import ausam_mm  # noqa: F401  (registers the wrappers, sampler and adapters)
 from ausam_mm.engine.checkpoint import find_resume_checkpoint
-from ausam_mm.engine.convert import to_amp, to_ausam, to_esam, to_sam
+from ausam_mm.engine.convert import add_epoch_seed_hook, to_amp, to_ausam, to_esam, to_sam
 
 
 def parse_args(argv=None):
@@ -104,7 +106,7 @@ def config_file(path: str) -> str:
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(config_file(args.config))
-    changes = merge_args(cfg, args)
+    changes = merge_args(cfg, args) + add_epoch_seed_hook(cfg)
     if 'preprocess_cfg' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))
     runner = Runner.from_cfg(cfg)

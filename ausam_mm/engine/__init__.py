@@ -4,6 +4,7 @@ registers them."""
 from .ausam_optim_wrapper import AmpAUSAMOptimWrapper, AUSAMOptimWrapper
 from .ausam_sampler import AUSAMBatchSampler
 from .checkpoint import find_resume_checkpoint, load_checkpoint_file, resume_checkpoint_path
+from .epoch_seed_hook import EpochSeedHook
 from .esam_optim_wrapper import AmpESAMOptimWrapper, ESAMOptimWrapper
 from .indexed_dataset import IndexedDataset
 from .sam_optim_wrapper import AmpSAMOptimWrapper, SAMOptimWrapper
@@ -11,5 +12,5 @@ from .sam_optim_wrapper import AmpSAMOptimWrapper, SAMOptimWrapper
 __all__ = [
     'SAMOptimWrapper', 'AmpSAMOptimWrapper', 'AUSAMOptimWrapper', 'AmpAUSAMOptimWrapper',
     'ESAMOptimWrapper', 'AmpESAMOptimWrapper', 'AUSAMBatchSampler', 'IndexedDataset',
-    'find_resume_checkpoint', 'load_checkpoint_file', 'resume_checkpoint_path'
+    'EpochSeedHook', 'find_resume_checkpoint', 'load_checkpoint_file', 'resume_checkpoint_path'
 ]

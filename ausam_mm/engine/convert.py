@@ -90,6 +90,17 @@ def to_amp(cfg: Config) -> List[str]:
     return [f'optim_wrapper.type: {kind} -> {wrapper.type} (loss_scale={wrapper.loss_scale})']
 
 
+def add_epoch_seed_hook(cfg: Config) -> List[str]:
+    """``EpochSeedHook`` in ``custom_hooks``: random draws per epoch that a resume repeats
+    exactly (``tools/train.py`` adds it to every run)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if any(h.get('type') == 'EpochSeedHook' for h in hooks):
+        return []
+    cfg.custom_hooks = hooks + [dict(type='EpochSeedHook')]
+    return ["custom_hooks += [dict(type='EpochSeedHook')] (resume-exact random draws)"] + \
+        _add_import(cfg)
+
+
 def _check_options(options: Dict, valid: set, flag: str) -> None:
     unknown = sorted(set(options) - valid)
     if unknown:
