@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) tools/train.py configs/demo/ausam_tiny_pose_coco.py --work-dir work_dirs/demo
+	$(PY) tools/demo.py --work-dir work_dirs/demo
 
 clean:
 	rm -rf work_dirs .pytest_cache

@@ -197,9 +197,13 @@ def test_shipped_pose_configs_are_their_base_plus_what_sam_and_ausam_need(name, 
     assert ausam.to_dict() == plain.to_dict()  # the explicit form is what --ausam writes
 
 
-def test_demo_config_is_complete_for_ausam():
-    cfg = Config.fromfile(osp.join(CONFIGS, 'demo', 'ausam_tiny_pose_coco.py'))
-    before = copy.deepcopy(cfg.to_dict())
-    to_ausam(cfg)  # nothing left to convert
-    assert cfg.to_dict() == before
-    assert cfg.train_dataloader.dataset.dataset.data_root == 'tests/data/coco/'
+def test_demo_configs_ausam_form_is_what_the_ausam_flag_writes():
+    plain = Config.fromfile(osp.join(CONFIGS, 'demo', 'tiny_pose_coco.py'))
+    ausam = Config.fromfile(osp.join(CONFIGS, 'demo', 'ausam_tiny_pose_coco.py'))
+    before = copy.deepcopy(ausam.to_dict())
+    to_ausam(ausam)  # nothing left to convert
+    assert ausam.to_dict() == before
+    assert plain.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    to_ausam(plain, ratio=0.5, rho=0.01)
+    assert plain.to_dict() == ausam.to_dict()
+    assert ausam.train_dataloader.dataset.dataset.data_root == 'tests/data/coco/'

@@ -179,6 +179,35 @@ def plot_selection(work_dir: str, out: str) -> str:
     return save(fig, out)
 
 
+# -- the demo: the three runs of tools/demo.py ----------------------------------------------
+
+def plot_demo(curves: Dict[str, Tuple[List[float], List[float]]], ausam_work_dir: str,
+              out: str) -> str:
+    """Training loss against wall time of each run (``variant -> (seconds, losses)``), and
+    how often each sample of the AUSAM run got the SAM step (from its checkpoint)."""
+    _, count = read_history(ausam_work_dir)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    for variant, (seconds, losses) in curves.items():
+        ax1.plot(seconds, losses, color=variant_color(variant), label=variant_label(variant),
+                 lw=1)
+    ax1.set_yscale('log')
+    ax1.set_xlabel('wall time since the start of training (s)')
+    ax1.set_ylabel('training loss (per iteration)')
+    ax1.set_title('same initial weights, same epochs: who gets there first', fontsize=9)
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=8)
+
+    ax2.bar(np.arange(len(count)), count, color='tab:red', alpha=0.7)
+    ax2.axhline(count.mean(), color='black', ls='--', lw=1, label=f'mean {count.mean():.1f}')
+    ax2.set_xlabel('training sample (index in the dataset)')
+    ax2.set_ylabel('times it got the SAM step')
+    ax2.set_title(f'AUSAM selections ({osp.basename(osp.normpath(ausam_work_dir))}, '
+                  'warm-up epoch included)', fontsize=9)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, out)
+
+
 def save(fig, out: str) -> str:
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=120)

@@ -2,8 +2,8 @@
 
 A variant is a name for "this config, trained with that conversion and those options": the
 base optimizer as the config has it, SAM, AUSAM at some ratio, random-subset SAM, ...
-``tools/benchmark_speed.py``, ``tools/benchmark_accuracy.py`` and ``tools/plot_results.py``
-read :data:`VARIANTS`, so adding a variant is one row here::
+``tools/benchmark_speed.py``, ``tools/benchmark_accuracy.py``, ``tools/plot_results.py`` and
+``tools/demo.py`` read :data:`VARIANTS`, so adding a variant is one row here::
 
     'ausam_0.7': Variant('ausam', dict(ratio=0.7), 'AUSAM 0.7', 'tab:pink'),
 
@@ -80,8 +80,8 @@ def variant_options(name: str, **settings: Any) -> Dict[str, Any]:
                          f'{[variant.options[k] for k in clash]}; drop them from the settings '
                          'or pick another variant')
     accepted = CONVERSIONS[variant.conversion].options
-    options = {k: v for k, v in settings.items() if k in accepted}
-    options.update(variant.options)
+    options = dict(variant.options)
+    options.update((k, v) for k, v in settings.items() if k in accepted)
     return options
 
 
