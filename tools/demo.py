@@ -27,7 +27,6 @@ import time
 from typing import Dict, List, Optional
 
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import find_latest_checkpoint
 
@@ -78,9 +77,7 @@ def command(name: str, work_dir: str, epochs: Optional[int]) -> List[str]:
 def run(name: str, work_dir: str, epochs: Optional[int], verbose: bool = False) -> Dict:
     """Train one variant through tools/train.py's config handling; what the table needs.
     Unless ``verbose``, MMEngine's console output (it is all in the run's log) is not shown."""
-    args = train.parse_args(command(name, work_dir, epochs))
-    cfg = Config.fromfile(args.config)
-    train.merge_args(cfg, args)
+    cfg, _ = train.load_config(train.parse_args(command(name, work_dir, epochs)))
     cfg.experiment_name = f'demo_{name}_{time.time_ns()}'  # one process, three runs: own logs
     recorder = RunRecorder()
     console = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())

@@ -20,6 +20,7 @@ Examples:
 import argparse
 import os
 import os.path as osp
+from typing import Tuple
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
@@ -103,12 +104,18 @@ def config_file(path: str) -> str:
     return Config._get_cfg_path(path, '')[0] if '::' in path else path
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def load_config(args) -> Tuple[Config, list]:
+    """The config these arguments train (also tools/demo.py's), and the changes made."""
     cfg = Config.fromfile(config_file(args.config))
     changes = merge_args(cfg, args) + add_epoch_seed_hook(cfg)
     if 'preprocess_cfg' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))
+    return cfg, changes
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg, changes = load_config(args)
     runner = Runner.from_cfg(cfg)
     for change in changes:
         print_log(f'[ausam_mm] {change}', logger='current')
