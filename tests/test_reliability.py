@@ -294,3 +294,22 @@ def test_resume_with_persistent_workers_says_it_is_not_exact(tmp_path):
         tmp_path, cifar_cfg(tmp_path, num_workers=2, persistent_workers=True), [])
     assert 'will not end bit-identical' in open(resumed.logger.log_file).read()
     assert difference > 0
+
+
+def test_resume_with_other_options_logs_what_is_used(tmp_path):
+    """The resume rule: rho is optimizer state (it resumes, as lr does); the other options
+    come from the config; every difference is logged with the value used."""
+    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=2, log_level='INFO')
+    work = str(tmp_path / 'w')
+    run_train([cfg, '--work-dir', work, '--sam', 'rho=0.1',
+               '--cfg-options', 'train_cfg.max_epochs=1'])
+    resumed = run_train([cfg, '--work-dir', work, '--resume', '--sam', 'rho=0.3',
+                         'adaptive=True', 'eta=0.02'])
+    log = open(resumed.logger.log_file).read()
+    assert "rho=0.1 continues from the checkpoint's param groups" in log
+    assert "the config's rho=0.3 is not used" in log
+    assert "adaptive=True (the config's) is used; the checkpoint ran adaptive=False" in log
+    assert "eta=0.02 (the config's) is used; the checkpoint ran eta=0.01" in log
+    assert 'ran interval=' not in log and 'ran sync_perturbation' not in log  # unchanged
+    assert {g['rho'] for g in resumed.optim_wrapper.optimizer.param_groups} == {0.1}
+    assert resumed.optim_wrapper.adaptive is True

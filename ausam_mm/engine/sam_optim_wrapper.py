@@ -7,12 +7,14 @@ context is open and, in ``update_params``, does the rest of the SAM step of AUSA
 backward, ``w + e``, a second forward + backward on the same inputs (BatchNorm running
 statistics frozen), ``w`` restored, then the base optimizer's clipped step.
 """
+import logging
 import math
 from collections.abc import Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
@@ -76,6 +78,7 @@ class SAMMixin:
                  sync_perturbation: bool = False, interval: int = 1, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         rho = check_real('rho', rho, low=0)
+        self.rho = rho  # the configured value; the param groups' 'rho' is what the step uses
         for i, group in enumerate(self.optimizer.param_groups):
             group.setdefault('rho', rho)
             check_real(f'rho of param group {i}', group['rho'], low=0)
@@ -91,15 +94,41 @@ class SAMMixin:
         """Whether the current optimizer update is a SAM one (all its micro-batches alike)."""
         return self.sam_updates % self.interval == 0
 
+    def options(self) -> Dict[str, Any]:
+        """The configured options, saved with the state to compare on resume."""
+        return dict(rho=self.rho, adaptive=self.adaptive, eta=self.eta,
+                    sync_perturbation=self.sync_perturbation, interval=self.interval)
+
     def state_dict(self) -> dict:
         state = super().state_dict()
         state['sam_updates'] = self.sam_updates
+        state['sam_options'] = self.options()
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         # absent in checkpoints of MMEngine's wrappers: the next update is a SAM one
         self.sam_updates = state_dict.pop('sam_updates', 0)
+        saved = state_dict.pop('sam_options', None) or {}
         super().load_state_dict(state_dict)
+        self._log_option_changes(saved)
+
+    def _log_option_changes(self, saved: Dict[str, Any]) -> None:
+        """The resume rule (docs/reliability.md): state comes from the checkpoint - ``rho`` lives
+        in the optimizer's param groups and resumes with them, as ``lr`` does -, every other
+        option from the config. Each value that differs is logged, with the one used."""
+        current = self.options()
+        for name, old in saved.items():
+            new = current.get(name, old)
+            if new == old:
+                continue
+            if name == 'rho':
+                note = (f'rho={old} continues from the checkpoint\'s param groups (optimizer '
+                        f'state, like lr); the config\'s rho={new} is not used. To change rho '
+                        "in a run, schedule it: dict(type=..., param_name='rho')")
+            else:
+                note = f'{name}={new} (the config\'s) is used; the checkpoint ran {name}={old}'
+            print_log(f'{type(self).__name__} resumed: {note}.', logger='current',
+                      level=logging.WARNING)
 
     # -- capture ---------------------------------------------------------------------------
 
@@ -285,4 +314,3 @@ class AmpSAMOptimWrapper(SAMMixin, DeviceAmpOptimWrapper):
         >>>     loss_scale='dynamic',
         >>>     optimizer=dict(type='SGD', lr=0.1, momentum=0.9), rho=0.05)
     """
-
