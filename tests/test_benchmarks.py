@@ -6,6 +6,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -47,7 +48,7 @@ def test_digits_dataset_keeps_test_labels_clean_and_splits_fixed():
     clean = accuracy_tool.DigitsDataset('train')
     assert len(train) + len(test) == 1797
     assert np.array_equal(test.labels.numpy(), test.clean_labels) and len(test.flipped) == 0
-    assert np.array_equal(clean.images.numpy(), train.images.numpy())
+    assert np.array_equal(clean.inputs.numpy(), train.inputs.numpy())
     assert (train.labels != clean.labels).float().mean().item() == pytest.approx(0.3, abs=1e-3)
     item = train[int(train.flipped[0])]
     assert item['inputs'].shape == (1, 8, 8) and 0 <= float(item['inputs'].max()) <= 1
@@ -158,3 +159,54 @@ def test_logger_hook_carries_ausam_scalars_to_tensorboard(tmp_path):
     tags = set(events.Tags()['scalars'])
     assert {'ausam/selected', 'ausam/f_max', 'sam/grad_norm'} <= tags
     assert [e.value for e in events.Scalars('ausam/selected')] == [8] * 4 + [4] * 4
+
+
+def test_mnist1d_is_generated_offline_in_the_default_split_and_leaves_global_rngs_alone():
+    pytest.importorskip('mnist1d', reason='the MNIST-1D benchmark needs mnist1d (.[bench])')
+    import random
+    np_state, py_state = np.random.get_state(), random.getstate()
+    train = accuracy_tool.Mnist1dDataset('train', noise=0.2, noise_seed=1)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])
+    assert random.getstate() == py_state
+    test = accuracy_tool.Mnist1dDataset('test')
+    assert (len(train), len(test)) == (4000, 1000)  # the package's default split
+    item = train[0]
+    assert item['inputs'].shape == (1, 40) and item['inputs'].dtype == torch.float32
+    assert sorted(np.unique(test.labels.numpy())) == list(range(10))
+    assert (train.labels.numpy() != train.clean_labels).mean() == pytest.approx(0.2)
+    again = accuracy_tool.Mnist1dDataset('train')
+    assert torch.equal(again.inputs, train.inputs)  # generated deterministically
+    other = accuracy_tool.Mnist1dDataset('train', num_samples=1000, data_seed=3)
+    assert len(other) == 800 and not torch.equal(other.inputs[:10], train.inputs[:10])
+
+
+def test_mnist1d_study_pairs_seeds_tests_ausam_against_random_and_keeps_runs(tmp_path):
+    pytest.importorskip('mnist1d', reason='the MNIST-1D benchmark needs mnist1d (.[bench])')
+    from scipy import stats
+    out = tmp_path / 'mnist1d.json'
+    common = ['--dataset', 'mnist1d', '--num-samples', '1000', '--epochs', '2', '--width', '4',
+              '--batch-size', '100', '--noise', '0.2', '--seeds', '0', '1', '2', '--out',
+              str(out)]
+    first = accuracy_tool.main(common + ['--variants', 'ausam_0.5', 'random_0.5'])
+    assert first['dataset'] == 'mnist1d' and first['settings']['train_size'] == 400
+    assert first['settings']['data'] == dict(num_samples=1000, train_split=0.4, data_seed=42)
+    row = first['summary']['0.2']['ausam_0.5']
+    pair = row['paired']['random_0.5']
+    acc = {v: [r['test_acc'] for r in first['runs'] if r['variant'] == v]
+           for v in ('ausam_0.5', 'random_0.5')}
+    diffs = np.subtract(acc['ausam_0.5'], acc['random_0.5'])
+    assert pair['n'] == 3 and pair['mean'] == pytest.approx(diffs.mean())
+    if np.ptp(diffs) > 0:
+        assert pair['t_test_p'] == pytest.approx(
+            stats.ttest_rel(acc['ausam_0.5'], acc['random_0.5']).pvalue)
+    assert first['summary']['0.2']['random_0.5']['paired'] == {}
+    # a second invocation adds the base optimizer and keeps the subset runs as they were
+    second = accuracy_tool.main(common + ['--variants', 'base', 'ausam_0.5', 'random_0.5',
+                                          '--keep-runs'])
+    kept = [r for r in second['runs'] if r['variant'] != 'base']
+    assert sorted(map(str, kept)) == sorted(map(str, first['runs']))
+    assert len(second['runs']) == 9 and 'base' in second['summary']['0.2']['ausam_0.5']['paired']
+    with pytest.raises(ValueError, match='--keep-runs'):
+        accuracy_tool.main(common[:-2] + ['--lr', '0.2', '--out', str(out), '--keep-runs'])
+    with pytest.raises(SystemExit):  # a digits option with mnist1d is refused, not ignored
+        accuracy_tool.main(common + ['--test-fraction', '0.3'])

@@ -54,47 +54,7 @@ else 'cpu'); print('mmengine', mmengine.__version__, 'mmpretrain', mmpretrain.__
 cat "$OUT/env.txt"
 
 step "synthetic inputs and configs -> $OUT/cfg"
-run "$PY" - "$OUT" "$WORKERS" <<'EOF'
-"""Upstream configs with the datasets swapped for local synthetic ones (nothing downloaded)."""
-import os.path as osp
-import sys
-
-import mmpose
-import mmpretrain
-from mmengine.config import Config
-
-sys.path.insert(0, 'tools')
-from benchmark_speed import make_demo_images  # noqa: E402
-
-out, workers = sys.argv[1], int(sys.argv[2])
-loader = dict(num_workers=workers, persistent_workers=workers > 0)
-
-
-# mmpretrain CIFAR-10 ResNet-18: generated 32x32 PNGs, the upstream train pipeline after a load
-cifar = Config.fromfile(osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs',
-                                 'resnet', 'resnet18_8xb16_cifar10.py'))
-images = osp.abspath(osp.join(out, 'cifar_images'))
-make_demo_images(images, n=4096, size=32)
-cifar.train_dataloader.update(loader)
-cifar.train_dataloader.dataset = dict(
-    type='CustomDataset', data_root=images,
-    pipeline=[dict(type='LoadImageFromFile')] + list(cifar.train_pipeline))
-cifar.dump(osp.join(out, 'cfg', 'cifar_resnet18_synthetic.py'))
-
-# MMPose SimCC ResNet-50 MPII 256x256: the 5 MPII test images repeated, no pretrained weights
-simcc = Config.fromfile(osp.join(
-    osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint', 'simcc', 'mpii',
-    'simcc_res50_wo-deconv-8xb64-210e_mpii-256x256.py'))
-simcc.model.backbone.init_cfg = None
-simcc.train_dataloader.update(loader)
-simcc.train_dataloader.dataset = dict(
-    type='RepeatDataset', times=400,
-    dataset=dict(type='MpiiDataset', data_root=osp.abspath('tests/data/mpii'),
-                 data_mode='topdown', ann_file='test_mpii.json', data_prefix=dict(img=''),
-                 pipeline=list(simcc.train_pipeline)))
-simcc.dump(osp.join(out, 'cfg', 'simcc_res50_mpii_synthetic.py'))
-print('configs written; dataloader workers:', workers)
-EOF
+run "$PY" tools/paper_configs.py "$OUT" --workers "$WORKERS"
 
 bench() {  # name config batch
   local name=$1 cfg=$2 bs=$3

@@ -1,7 +1,12 @@
 """Figures from the benchmarks and from one AUSAM run (PNG files, matplotlib).
 
-Two subcommands:
+Three subcommands:
 
+- ``accuracy-cost``: test accuracy (mean +- std over seeds) against the training cost relative
+  to the base optimizer (per-seed CPU-time ratio of ``runner.train()``, mean +- std), one
+  panel per study and label-noise level (``tools/benchmark_accuracy.py --out`` files), one
+  point per variant; the variants of one family at several ratios (``ausam_0.3``,
+  ``ausam_0.5``, ...) are joined by a line.
 - ``speed-accuracy``: test accuracy (mean +- std over seeds, one panel per label-noise level,
   from ``tools/benchmark_accuracy.py --out``) against throughput relative to the base optimizer
   (from ``tools/benchmark_speed.py --out``; without it, from the accuracy runs' own training
@@ -15,6 +20,8 @@ Two subcommands:
   ``LocalVisBackend``, which receives every logged ``ausam/*`` scalar from ``LoggerHook``).
 
 Examples:
+    python tools/plot_results.py accuracy-cost --accuracy results/accuracy_mnist1d.json \\
+        --out docs/figures/accuracy_cost_mnist1d.png
     python tools/plot_results.py speed-accuracy --speed results/speed_cpu.json \\
         --accuracy results/accuracy_digits.json --out docs/figures/speed_vs_accuracy.png
     python tools/plot_results.py selection work_dirs/benchmark_accuracy/ausam_0.5_noise0.3_seed0 \\
@@ -85,13 +92,74 @@ def plot_speed_accuracy(accuracy: Dict, speed: Optional[Dict], out: str) -> str:
             ax.errorbar(x_of[variant], 100 * r['acc_mean'], yerr=100 * r['acc_std'], fmt='o',
                         capsize=4, color=variant_color(variant),
                         label=variant_label(variant))
-        ax.set_title(f"digits, {100 * float(noise):g}% label noise "
+        ax.set_title(f"{accuracy.get('dataset', 'digits')}, {100 * float(noise):g}% label noise "
                      f"({rows[next(iter(rows))]['n']} seeds)")
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel('test accuracy % (mean +- std)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle('speed vs accuracy: up and to the right is better', fontsize=10)
+    fig.tight_layout()
+    return save(fig, out)
+
+
+# -- accuracy vs cost ------------------------------------------------------------------------
+
+def relative_cost(accuracy: Dict, noise: str) -> Dict[str, Tuple[float, float]]:
+    """Per variant: mean and std over seeds of (its training CPU time / the base optimizer's,
+    same seed), from the runs at ``noise``."""
+    runs = [r for r in accuracy['runs'] if f"{r['noise']:g}" == noise]
+    base = {r['seed']: r['train_cpu_s'] for r in runs if r['variant'] == 'base'}
+    if not base:
+        raise ValueError('the accuracy JSON has no "base" runs to measure the cost against; '
+                         'rerun benchmark_accuracy.py with base among --variants')
+    cost = {}
+    for variant in dict.fromkeys(r['variant'] for r in runs):
+        ratios = [r['train_cpu_s'] / base[r['seed']] for r in runs
+                  if r['variant'] == variant and r['seed'] in base]
+        if ratios:
+            cost[variant] = (float(np.mean(ratios)),
+                             float(np.std(ratios, ddof=1)) if len(ratios) > 1 else 0.0)
+    return cost
+
+
+def family(variant: str) -> Tuple[str, Optional[float]]:
+    """``'ausam_0.5'`` -> ``('ausam', 0.5)``; a variant without a trailing ratio -> (it, None)."""
+    head, _, tail = variant.rpartition('_')
+    try:
+        return head, float(tail)
+    except ValueError:
+        return variant, None
+
+
+def plot_accuracy_cost(studies: List[Dict], out: str) -> str:
+    """One panel per study and noise level: accuracy vs relative training cost."""
+    panels = [(study, noise) for study in studies for noise in study['summary']]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for ax, (study, noise) in zip(axes[0], panels):
+        rows = study['summary'][noise]
+        cost = relative_cost(study, noise)
+        lines: Dict[str, List[Tuple[float, float, str]]] = {}
+        for variant, r in rows.items():
+            x, x_std = cost[variant]
+            ax.errorbar(x, 100 * r['acc_mean'], xerr=x_std, yerr=100 * r['acc_std'], fmt='o',
+                        capsize=3, color=variant_color(variant), label=variant_label(variant))
+            name, ratio = family(variant)
+            if ratio is not None:
+                lines.setdefault(name, []).append((ratio, x, 100 * r['acc_mean'], variant))
+        for points in lines.values():
+            if len(points) > 1:
+                points.sort()
+                ax.plot([p[1] for p in points], [p[2] for p in points], '-', alpha=0.4,
+                        color=variant_color(points[-1][3]))
+        dataset = study.get('dataset', 'digits')
+        ax.set_title(f"{dataset}, {100 * float(noise):g}% label noise "
+                     f"({rows[next(iter(rows))]['n']} seeds)", fontsize=10)
+        ax.set_xlabel('training CPU time / base optimizer (same seed)', fontsize=8)
+        ax.set_ylabel('test accuracy % (mean +- std)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle('accuracy vs cost: up and to the left is better', fontsize=10)
     fig.tight_layout()
     return save(fig, out)
 
@@ -218,6 +286,10 @@ def save(fig, out: str) -> str:
 def main(argv: Optional[List[str]] = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
+    ac = sub.add_parser('accuracy-cost', help='accuracy vs relative training cost')
+    ac.add_argument('--accuracy', required=True, nargs='+',
+                    help='JSON files of benchmark_accuracy.py --out (one study each)')
+    ac.add_argument('--out', required=True, help='PNG file to write')
     sa = sub.add_parser('speed-accuracy', help='accuracy vs relative throughput')
     sa.add_argument('--accuracy', required=True, help='JSON of benchmark_accuracy.py --out')
     sa.add_argument('--speed', help='JSON of benchmark_speed.py --out')
@@ -226,7 +298,9 @@ def main(argv: Optional[List[str]] = None) -> str:
     sel.add_argument('work_dir', help='the work dir of an AUSAM run (with a checkpoint)')
     sel.add_argument('--out', required=True, help='PNG file to write')
     args = parser.parse_args(argv)
-    if args.command == 'speed-accuracy':
+    if args.command == 'accuracy-cost':
+        out = plot_accuracy_cost([load_json(p) for p in args.accuracy], args.out)
+    elif args.command == 'speed-accuracy':
         speed = load_json(args.speed) if args.speed else None
         out = plot_speed_accuracy(load_json(args.accuracy), speed, args.out)
     else:

@@ -57,7 +57,12 @@ VARIANTS: Dict[str, Variant] = {
     'ausam_0.3': Variant('ausam', dict(ratio=0.3), 'AUSAM 0.3', 'tab:olive'),
     'ausam_0.5': Variant('ausam', dict(ratio=0.5), 'AUSAM 0.5', 'tab:red'),
     'ausam_1.0': Variant('ausam', dict(ratio=1.0), 'AUSAM 1.0', 'tab:purple'),
+    'ausam_0.7': Variant('ausam', dict(ratio=0.7), 'AUSAM 0.7', 'tab:pink'),
+    'random_0.3': Variant('ausam', dict(ratio=0.3, score='uniform'), 'random 0.3',
+                          'yellowgreen'),
     'random_0.5': Variant('ausam', dict(ratio=0.5, score='uniform'), 'random 0.5', 'tab:green'),
+    'random_0.7': Variant('ausam', dict(ratio=0.7, score='uniform'), 'random 0.7',
+                          'darkgreen'),
     'sam_every_2': Variant('sam', dict(interval=2), 'SAM every 2', 'tab:cyan'),
     'esam_0.5': Variant('esam', dict(gamma=0.5), 'ESAM 0.5', 'tab:orange'),
 }
