@@ -154,8 +154,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         python = osp.relpath(python)
     print(f'\n{text}\n'
           '(seconds and passes per sample measured after the first epoch, AUSAM\'s full-SAM '
-          'warm-up; final loss: mean training loss of the last epoch; AP: COCO keypoint AP on '
-          'the training images)\n'
+          'warm-up; final loss: mean training loss of the last epoch, AUSAM\'s on the samples it '
+          'drew; AP: COCO keypoint AP on the training images)\n'
           f'{sentence}\n'
           f'[demo] all runs started from the same initial weights; '
           f'total {time.perf_counter() - start:.0f} s\n'

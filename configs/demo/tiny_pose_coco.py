@@ -58,7 +58,7 @@ test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-3))
 param_scheduler = []
-epochs = 60  # 3 iterations each; evaluated and saved once, at the end
+epochs = 90  # 3 iterations each; evaluated and saved once, at the end
 train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=3),  # once an epoch
