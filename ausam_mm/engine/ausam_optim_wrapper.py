@@ -16,7 +16,7 @@ from torch import Tensor
 from .amp import DeviceAmpOptimWrapper
 from ..core.history import ScoreHistory
 from .history_link import MISSING_SAMPLER, claim_history
-from .indexed_dataset import INDEX_KEY
+from .indexed_dataset import INDEX_KEY, WEIGHT_KEY
 from .sam_optim_wrapper import SAMMixin, _Forward
 
 PER_SAMPLE_HELP = (
@@ -45,18 +45,45 @@ def per_sample_loss(losses: Dict[str, Any], batch: int, method: str = 'AUSAM') -
     return total
 
 
-def sample_indices(forward: _Forward) -> List[int]:
-    """The ``dataset_index`` of each sample of the recorded forward, in batch order."""
+def _data_samples(forward: _Forward) -> Optional[list]:
     args, kwargs = forward.calls[0]
     samples = kwargs.get('data_samples')
     if samples is None:
         samples = next((a for a in args if isinstance(a, (list, tuple)) and a
                         and isinstance(a[0], BaseDataElement)), None)
+    return samples
+
+
+def sample_indices(forward: _Forward) -> List[int]:
+    """The ``dataset_index`` of each sample of the recorded forward, in batch order."""
+    samples = _data_samples(forward)
     if not samples or not all(INDEX_KEY in s for s in samples):
         raise RuntimeError(
             "AUSAMOptimWrapper found no 'dataset_index' in the batch's data_samples: wrap the "
             "train dataset as dataset=dict(type='IndexedDataset', dataset=<your dataset>).")
     return [int(s.metainfo[INDEX_KEY]) for s in samples]
+
+
+def sample_weights(forward: _Forward) -> Optional[Tensor]:
+    """The ``ausam_weight`` of each sample of the recorded forward (``AUSAMBatchSampler(
+    importance_weights=True)`` after its warm-up), or None when the batch carries none."""
+    samples = _data_samples(forward)
+    has = [WEIGHT_KEY in s for s in samples]
+    if not any(has):
+        return None
+    if not all(has):
+        raise RuntimeError(f'{sum(has)} of the {len(has)} samples of the batch carry an '
+                           "importance weight ('ausam_weight'): a batch is one draw of "
+                           'AUSAMBatchSampler, weighted all or none')
+    return torch.tensor([float(s.metainfo[WEIGHT_KEY]) for s in samples])
+
+
+def weighted_loss(losses: Dict[str, Any], weights: Tensor) -> Tensor:
+    """``mean(weights * l)`` of the per-sample total loss ``l``: the importance-weighted
+    estimate of the candidate batch's loss (core/importance.py); with all weights 1 it is
+    the value of ``parse_losses``'s total."""
+    per_sample = per_sample_loss(losses, len(weights))
+    return (weights.to(per_sample.device, per_sample.dtype) * per_sample).mean()
 
 
 def all_gather_posts(indices: List[int], dlp: Tensor):
@@ -99,6 +126,19 @@ class AUSAMMixin(SAMMixin):
         if saved is not None:
             self._linked_history().load_state_dict(saved)
         super().load_state_dict(state_dict)
+
+    def _pass_loss(self, forward: _Forward, losses: Any, loss: Optional[Tensor] = None
+                   ) -> Tensor:
+        """With importance weights in the batch: ``mean(w * l)`` for both passes (the
+        subset's unbiased estimate of the candidate batch's loss); else SAM's loss."""
+        weights = sample_weights(forward)
+        if weights is None:
+            return super()._pass_loss(forward, losses, loss)
+        if losses is forward.output:
+            hub = self.message_hub
+            hub.update_scalar('train/ausam/weight_min', float(weights.min()))
+            hub.update_scalar('train/ausam/weight_max', float(weights.max()))
+        return weighted_loss(losses, weights)
 
     def _after_second_pass(self, forward: _Forward, second: Any) -> None:
         history = self._linked_history()

@@ -18,11 +18,12 @@ from mmengine.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
 from ..core.history import ScoreHistory
+from ..core.importance import draw_systematic, importance_weights, inclusion_probabilities
 from ..core.options import check_bool, check_int, check_real
 from ..core.selection import SelectionScore, build_score, draw_subset, generator_for, \
     subset_size
 from .history_link import offer_history
-from .indexed_dataset import IndexedDataset
+from .indexed_dataset import IndexedDataset, WeightedIndex
 
 
 @DATA_SAMPLERS.register_module()
@@ -44,6 +45,12 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         beta: ``None`` keeps the running mean of each sample's DLPs (default); a float in
             [0, 1) keeps an exponential moving average.
         seed: seed of the draws; default: the inner sampler's ``seed`` (shared by all ranks).
+        importance_weights: draw each candidate with a known probability ``pi_i`` (proportional
+            to its ``p_i``, capped at 1) and weight its loss by ``k / (b pi_i)`` in both SAM
+            passes, so that the subset's loss and gradient are unbiased estimates of the
+            candidate batch's (``ausam_mm.core.importance``). The weight travels with the
+            index (:class:`WeightedIndex`) into ``metainfo['ausam_weight']``; the AUSAM
+            wrapper applies it. Default False: the paper's biased draw, no weights.
 
     The number of batches per epoch is that of a plain batch sampler, ``ceil(N_rank / b)``, so
     iteration-based schedules are unchanged; ``warmup_epochs`` and the ramp count epochs of the
@@ -62,11 +69,13 @@ class AUSAMBatchSampler(Sampler[List[int]]):
                  ratio: float = 0.5, f_min: float = 0.1, f_max: float = 0.5,
                  ramp_start: float = 0, ramp_epochs: float = 30, warmup_epochs: int = 1,
                  score: Union[str, dict, SelectionScore] = 'ausam',
-                 beta: Optional[float] = None, seed: Optional[int] = None) -> None:
+                 beta: Optional[float] = None, seed: Optional[int] = None,
+                 importance_weights: bool = False) -> None:
         batch_size = check_int('batch_size', batch_size, low=1)
         ratio = check_real('ratio', ratio, low=0, high=1, low_open=True)
         warmup_epochs = check_int('warmup_epochs', warmup_epochs, low=0)
         drop_last = check_bool('drop_last', drop_last)
+        importance_weights = check_bool('importance_weights', importance_weights)
         if seed is not None:
             seed = check_int('seed', seed)
         dataset = getattr(sampler, 'dataset', None)
@@ -80,6 +89,7 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.drop_last = drop_last
         self.ratio = ratio
         self.warmup_epochs = warmup_epochs
+        self.importance_weights = importance_weights
         if isinstance(score, str) and score == 'ausam':
             score = dict(type='ausam', f_min=f_min, f_max=f_max, ramp_start=ramp_start,
                          ramp_epochs=ramp_epochs)
@@ -138,7 +148,13 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         if epoch < self.warmup_epochs or k >= len(candidates):
             return list(candidates)
         probs = self.score.probabilities(self.history, torch.as_tensor(candidates), epoch)
-        chosen = draw_subset(probs, k, generator_for(self.seed, epoch, batch, self.rank))
+        generator = generator_for(self.seed, epoch, batch, self.rank)
         for name, value in self.score.stats(epoch).items():
             self.message_hub.update_scalar(f'train/ausam/{name}', value)
+        if self.importance_weights:
+            pi = inclusion_probabilities(probs, k)
+            chosen = draw_systematic(pi, generator)
+            weights = importance_weights(pi, chosen).tolist()
+            return [WeightedIndex(candidates[i], w) for i, w in zip(chosen.tolist(), weights)]
+        chosen = draw_subset(probs, k, generator)
         return [candidates[i] for i in chosen.tolist()]

@@ -4,7 +4,9 @@ AUSAM remembers a score per training sample, so the optimizer wrapper must know 
 a batch holds. The index travels with the data (``data_samples.metainfo['dataset_index']``),
 so it survives worker processes, prefetching, DDP and MMEngine's batch skipping on resume, and
 it is the global index when the wrapped dataset is a ``ConcatDataset`` or MMPose's
-``CombinedDataset`` (wrap the outermost dataset).
+``CombinedDataset`` (wrap the outermost dataset). The importance weight of a sample drawn by
+``AUSAMBatchSampler(importance_weights=True)`` travels the same way: the sampler yields a
+:class:`WeightedIndex`, which the wrapper writes to ``metainfo['ausam_weight']``.
 
 Examples:
     >>> train_dataloader = dict(
@@ -16,11 +18,35 @@ from mmengine.registry import DATASETS
 from mmengine.structures import BaseDataElement
 
 INDEX_KEY = 'dataset_index'
+WEIGHT_KEY = 'ausam_weight'
+
+
+class WeightedIndex(int):
+    """A dataset index that carries the importance weight of its sample's loss.
+
+    ``AUSAMBatchSampler(importance_weights=True)`` yields these; any dataset takes one as the
+    int it is, and :class:`IndexedDataset` puts ``weight`` into the sample's metainfo. It
+    pickles with its weight (DataLoader workers receive the indices pickled).
+    """
+
+    weight: float
+
+    def __new__(cls, index: int, weight: float) -> 'WeightedIndex':
+        obj = super().__new__(cls, index)
+        obj.weight = float(weight)
+        return obj
+
+    def __reduce__(self):
+        return WeightedIndex, (int(self), self.weight)
+
+    def __repr__(self) -> str:
+        return f'WeightedIndex({int(self)}, weight={self.weight!r})'
 
 
 @DATASETS.register_module()
 class IndexedDataset:
-    """Wraps a dataset; ``data['data_samples']`` gets ``dataset_index`` in its metainfo.
+    """Wraps a dataset; ``data['data_samples']`` gets ``dataset_index`` in its metainfo (and
+    ``ausam_weight`` when the index is a :class:`WeightedIndex`).
 
     Every other attribute (``metainfo``, ``pipeline`` - which MMPose's ``PipelineSwitchHook``
     assigns -, ``full_init`` ...) is the wrapped dataset's.
@@ -47,7 +73,7 @@ class IndexedDataset:
         return len(self.dataset)
 
     def __getitem__(self, idx: int) -> Any:
-        data = self.dataset[idx]
+        data = self.dataset[int(idx)]
         samples = data.get('data_samples') if isinstance(data, dict) else None
         if not isinstance(samples, BaseDataElement):
             raise TypeError(
@@ -55,6 +81,8 @@ class IndexedDataset:
                 f'BaseDataElement>) (MMPose, mmpretrain and mmdet packers do this); got '
                 f'{type(data).__name__} with data_samples={type(samples).__name__}.')
         samples.set_metainfo({INDEX_KEY: int(idx)})
+        if isinstance(idx, WeightedIndex):
+            samples.set_metainfo({WEIGHT_KEY: idx.weight})
         return data
 
     @property

@@ -182,6 +182,7 @@ class SAMMixin:
     def update_params(self, loss: Tensor, step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
         forward = self._take_forward()
+        loss = self._pass_loss(forward, forward.output, loss)
         active = self.sam_active
         if active:
             self._sam_backward(forward, loss)
@@ -216,8 +217,17 @@ class SAMMixin:
     def _second_forward(self, forward: _Forward) -> Tuple[Any, Tensor, Tensor]:
         """The forward at ``w + e``: (its output, the loss to backward, the batch's loss)."""
         second = forward.rerun()
-        loss_at_e, _ = forward.parse_losses(second)
+        loss_at_e = self._pass_loss(forward, second)
         return second, loss_at_e, loss_at_e
+
+    def _pass_loss(self, forward: _Forward, losses: Any, loss: Optional[Tensor] = None
+                   ) -> Tensor:
+        """The scalar loss to differentiate for one pass's loss dict: ``loss`` (what
+        ``train_step`` parsed) when given, else MMEngine's ``parse_losses``. Hook for
+        subclasses (AUSAM's importance weights)."""
+        if loss is None:
+            loss, _ = forward.parse_losses(losses)
+        return loss
 
     def _ascend(self) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """``w <- w + e`` from the ascent gradients; returns (saved w, moved params, ||g||)."""

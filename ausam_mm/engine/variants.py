@@ -58,6 +58,8 @@ VARIANTS: Dict[str, Variant] = {
     'ausam_0.5': Variant('ausam', dict(ratio=0.5), 'AUSAM 0.5', 'tab:red'),
     'ausam_1.0': Variant('ausam', dict(ratio=1.0), 'AUSAM 1.0', 'tab:purple'),
     'ausam_0.7': Variant('ausam', dict(ratio=0.7), 'AUSAM 0.7', 'tab:pink'),
+    'ausam_unbiased_0.5': Variant('ausam', dict(ratio=0.5, importance_weights=True),
+                                  'AUSAM unbiased 0.5', 'tab:brown'),
     'random_0.3': Variant('ausam', dict(ratio=0.3, score='uniform'), 'random 0.3',
                           'yellowgreen'),
     'random_0.5': Variant('ausam', dict(ratio=0.5, score='uniform'), 'random 0.5', 'tab:green'),
