@@ -313,3 +313,23 @@ def test_resume_with_other_options_logs_what_is_used(tmp_path):
     assert 'ran interval=' not in log and 'ran sync_perturbation' not in log  # unchanged
     assert {g['rho'] for g in resumed.optim_wrapper.optimizer.param_groups} == {0.1}
     assert resumed.optim_wrapper.adaptive is True
+
+
+def test_resume_on_another_training_set_of_the_same_length_is_refused(tmp_path):
+    """The scores are kept with a fingerprint of the data list; other images, same length."""
+    from conftest import load_tool
+    cfg = cifar_cfg(tmp_path)
+    run_train([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam',
+               '--cfg-options', 'train_cfg.max_epochs=1'])
+    other = tmp_path / 'other'
+    load_tool('benchmark_speed').make_demo_images(str(other), n=16, size=32)
+    for path in sorted(p for p in other.rglob('*') if p.is_file()):
+        path.rename(path.with_name('x' + path.name))  # other files, the same count
+    with pytest.raises(ValueError, match='saved scores belong to another training set of 16'):
+        run_train([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', '--resume',
+                   '--cfg-options', f'train_dataloader.dataset.data_root={other}'])
+    moved = tmp_path / 'moved'  # the same images elsewhere: the same training set
+    (tmp_path / 'images').rename(moved)
+    resumed = run_train([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', '--resume',
+                         '--cfg-options', f'train_dataloader.dataset.data_root={moved}'])
+    assert resumed.epoch == 3

@@ -28,12 +28,14 @@ class ScoreHistory:
         beta: EMA factor, or ``None`` for the running mean of all observations (default).
     """
 
-    def __init__(self, size: int, beta: Optional[float] = None) -> None:
+    def __init__(self, size: int, beta: Optional[float] = None,
+                 fingerprint: Optional[str] = None) -> None:
         size = check_int('size', size, low=1)
         if beta is not None:  # None: the running mean
             beta = check_real('beta', beta, low=0, high=1, high_open=True)
         self.size = size
         self.beta = beta
+        self.fingerprint = fingerprint  # of the dataset the indices refer to; None: unknown
         self.total = torch.zeros(size, dtype=torch.float64)  # sum of DLPs, or the EMA value
         self.count = torch.zeros(size, dtype=torch.int64)
 
@@ -87,12 +89,19 @@ class ScoreHistory:
 
     def state_dict(self) -> Dict:
         return dict(size=self.size, beta=self.beta, total=self.total.clone(),
-                    count=self.count.clone())
+                    count=self.count.clone(), fingerprint=self.fingerprint)
 
     def load_state_dict(self, state: Dict) -> None:
         if state['size'] != self.size:
             raise ValueError(f'the saved history has {state["size"]} samples but the dataset '
                              f'has {self.size}: resume with the same training set')
+        saved = state.get('fingerprint')
+        if None not in (saved, self.fingerprint) and saved != self.fingerprint:
+            raise ValueError(
+                f'the saved scores belong to another training set of {self.size} samples '
+                f'(fingerprint {saved[:12]}, this one {self.fingerprint[:12]}): applied to this '
+                'one they would score the wrong samples. Resume with the same training set, or '
+                'start with fresh scores (`load_from` the checkpoint instead of resuming).')
         self.beta = state['beta']
         self.total.copy_(state['total'])
         self.count.copy_(state['count'])

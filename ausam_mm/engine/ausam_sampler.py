@@ -101,7 +101,8 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.infinite = isinstance(sampler, InfiniteSampler)
         self._passes = 0  # __iter__ calls, the epoch of samplers that do not keep one
         self.message_hub = MessageHub.get_current_instance()
-        self.history = ScoreHistory(len(dataset), beta=beta)
+        self.history = ScoreHistory(len(dataset), beta=beta,
+                                    fingerprint=dataset.fingerprint())
         offer_history(self.history)
         self._warn_degenerate()
 

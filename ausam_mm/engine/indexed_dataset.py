@@ -12,6 +12,9 @@ Examples:
     >>> train_dataloader = dict(
     >>>     dataset=dict(type='IndexedDataset', dataset=dict(type='CocoDataset', ...)))
 """
+import hashlib
+import json
+import os
 from typing import Any, Optional, Sequence, Union
 
 from mmengine.registry import DATASETS
@@ -85,6 +88,17 @@ class IndexedDataset:
             samples.set_metainfo({WEIGHT_KEY: idx.weight})
         return data
 
+    def fingerprint(self) -> Optional[str]:
+        """SHA-256 of the wrapped dataset's annotations (MMEngine ``BaseDataset``'s data infos:
+        file names, labels, boxes...; paths reduced to file names, so a moved dataset keeps
+        it), kept with the AUSAM scores so that a resume on another training set is refused.
+        None for datasets without ``get_data_info``."""
+        if not callable(getattr(self.dataset, 'get_data_info', None)):
+            return None
+        infos = [_portable(self.dataset.get_data_info(i)) for i in range(len(self.dataset))]
+        text = json.dumps(infos, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()
+
     @property
     def pipeline(self):
         return self.dataset.pipeline
@@ -100,3 +114,14 @@ class IndexedDataset:
 
     def __repr__(self) -> str:
         return f'IndexedDataset({self.dataset!r})'
+
+
+def _portable(value: Any) -> Any:
+    """``value`` with every path reduced to its file name (the fingerprint survives a move)."""
+    if isinstance(value, str) and os.sep in value:
+        return os.path.basename(value)
+    if isinstance(value, dict):
+        return {str(k): _portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_portable(v) for v in value]
+    return value
