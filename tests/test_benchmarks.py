@@ -210,3 +210,18 @@ def test_mnist1d_study_pairs_seeds_tests_ausam_against_random_and_keeps_runs(tmp
         accuracy_tool.main(common[:-2] + ['--lr', '0.2', '--out', str(out), '--keep-runs'])
     with pytest.raises(SystemExit):  # a digits option with mnist1d is refused, not ignored
         accuracy_tool.main(common + ['--test-fraction', '0.3'])
+
+
+def test_accuracy_cost_plot_uses_per_seed_cpu_ratios_to_base(accuracy_report, tmp_path):
+    _, accuracy_json, _ = accuracy_report
+    accuracy = json.loads(accuracy_json.read_text())
+    cost, ref = plot_tool.relative_cost(accuracy, '0.3')
+    assert ref == 'base' and cost['base'] == (1.0, 0.0)
+    cpu = {(r['variant'], r['seed']): r['train_cpu_s'] for r in accuracy['runs']}
+    ratios = [cpu[('ausam_0.5', s)] / cpu[('base', s)] for s in (0, 1)]
+    assert cost['ausam_0.5'][0] == pytest.approx(np.mean(ratios))
+    assert plot_tool.family('ausam_unbiased_0.5') == ('ausam_unbiased', 0.5)
+    assert plot_tool.family('sam') == ('sam', None)
+    out = plot_tool.main(['accuracy-cost', '--accuracy', str(accuracy_json), str(accuracy_json),
+                          '--out', str(tmp_path / 'cost.png')])
+    assert open(out, 'rb').read(8) == PNG_MAGIC

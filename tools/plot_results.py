@@ -3,7 +3,8 @@
 Three subcommands:
 
 - ``accuracy-cost``: test accuracy (mean +- std over seeds) against the training cost relative
-  to the base optimizer (per-seed CPU-time ratio of ``runner.train()``, mean +- std), one
+  to the base optimizer (per-seed CPU-time ratio of ``runner.train()``, mean +- std; SAM or
+  the first variant when the study has no base runs), one
   panel per study and label-noise level (``tools/benchmark_accuracy.py --out`` files), one
   point per variant; the variants of one family at several ratios (``ausam_0.3``,
   ``ausam_0.5``, ...) are joined by a line.
@@ -105,22 +106,22 @@ def plot_speed_accuracy(accuracy: Dict, speed: Optional[Dict], out: str) -> str:
 
 # -- accuracy vs cost ------------------------------------------------------------------------
 
-def relative_cost(accuracy: Dict, noise: str) -> Dict[str, Tuple[float, float]]:
-    """Per variant: mean and std over seeds of (its training CPU time / the base optimizer's,
-    same seed), from the runs at ``noise``."""
+def relative_cost(accuracy: Dict, noise: str) -> Tuple[Dict[str, Tuple[float, float]], str]:
+    """Per variant: mean and std over seeds of (its training CPU time / the reference's, same
+    seed), from the runs at ``noise``; the reference is the base optimizer, else the first of
+    SAM and the variants of the study. Returns the costs and the reference's name."""
     runs = [r for r in accuracy['runs'] if f"{r['noise']:g}" == noise]
-    base = {r['seed']: r['train_cpu_s'] for r in runs if r['variant'] == 'base'}
-    if not base:
-        raise ValueError('the accuracy JSON has no "base" runs to measure the cost against; '
-                         'rerun benchmark_accuracy.py with base among --variants')
+    names = list(dict.fromkeys(r['variant'] for r in runs))
+    ref = next((v for v in ('base', 'sam') if v in names), names[0])
+    cpu = {r['seed']: r['train_cpu_s'] for r in runs if r['variant'] == ref}
     cost = {}
-    for variant in dict.fromkeys(r['variant'] for r in runs):
-        ratios = [r['train_cpu_s'] / base[r['seed']] for r in runs
-                  if r['variant'] == variant and r['seed'] in base]
+    for variant in names:
+        ratios = [r['train_cpu_s'] / cpu[r['seed']] for r in runs
+                  if r['variant'] == variant and r['seed'] in cpu]
         if ratios:
             cost[variant] = (float(np.mean(ratios)),
                              float(np.std(ratios, ddof=1)) if len(ratios) > 1 else 0.0)
-    return cost
+    return cost, ref
 
 
 def family(variant: str) -> Tuple[str, Optional[float]]:
@@ -138,7 +139,7 @@ def plot_accuracy_cost(studies: List[Dict], out: str) -> str:
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
     for ax, (study, noise) in zip(axes[0], panels):
         rows = study['summary'][noise]
-        cost = relative_cost(study, noise)
+        cost, ref = relative_cost(study, noise)
         lines: Dict[str, List[Tuple[float, float, str]]] = {}
         for variant, r in rows.items():
             x, x_std = cost[variant]
@@ -155,7 +156,7 @@ def plot_accuracy_cost(studies: List[Dict], out: str) -> str:
         dataset = study.get('dataset', 'digits')
         ax.set_title(f"{dataset}, {100 * float(noise):g}% label noise "
                      f"({rows[next(iter(rows))]['n']} seeds)", fontsize=10)
-        ax.set_xlabel('training CPU time / base optimizer (same seed)', fontsize=8)
+        ax.set_xlabel(f'training CPU time / {variant_label(ref)} (same seed)', fontsize=8)
         ax.set_ylabel('test accuracy % (mean +- std)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
