@@ -170,9 +170,14 @@ def test_resume_is_exact(tmp_path):
     Runner.from_cfg(cfg(tmp_path / 'split', 2)).train()
     load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
     resumed = Runner.from_cfg(cfg(tmp_path / 'split', 3, resume=True, load_from=load_from))
+    forwards = []
+    resumed.model.register_forward_pre_hook(lambda *args: forwards.append(1))
     resumed.train()
+    assert len(forwards) == 4 * 3  # it did resume: epoch 3 only, 3 forwards per ESAM step
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    options = resumed.optim_wrapper.state_dict()['sam_options']
+    assert (options['gamma'], options['perturb_fraction']) == (0.5, 0.5)
 
 
 def test_to_esam_sets_per_sample_losses_and_no_sampler():

@@ -120,7 +120,11 @@ def test_resume_continues_the_interval_exactly(tmp_path, runner_cfg, optim):
     straight = train(cfg(tmp_path / 'straight', 3))
     train(cfg(tmp_path / 'split', 2))
     load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
-    resumed = train(cfg(tmp_path / 'split', 3, resume=True, load_from=load_from))
+    resumed = Runner.from_cfg(Config(cfg(tmp_path / 'split', 3, resume=True,
+                                         load_from=load_from)))
+    forwards = count_forwards(resumed.model)
+    resumed.train()
+    assert len(forwards) == 1 + 4  # it did resume: epoch 3 only, updates 8-11, SAM on 9
     assert resumed.optim_wrapper.sam_updates == straight.optim_wrapper.sam_updates == 12
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)

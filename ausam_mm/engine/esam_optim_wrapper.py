@@ -13,7 +13,7 @@ The SAM step of :class:`~ausam_mm.engine.sam_optim_wrapper.SAMMixin` with two ch
   ``rho / perturb_fraction`` (ESAM's scaling).
 """
 from contextlib import contextmanager
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 from mmengine.dist import get_dist_info, sync_random_seed
@@ -93,6 +93,9 @@ class ESAMMixin(SAMMixin):
         self.perturb_fraction = perturb_fraction
         self.perturb_seed = sync_random_seed()  # of the weight perturbation's draws; in state_dict
         self.rank = get_dist_info()[0]
+
+    def options(self) -> Dict[str, Any]:
+        return dict(super().options(), gamma=self.gamma, perturb_fraction=self.perturb_fraction)
 
     def state_dict(self) -> dict:
         state = super().state_dict()
