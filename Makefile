@@ -1,9 +1,14 @@
 # README's two commands: `make demo` and `make test`. Both install first when needed.
+# `make test-compat`: the same suite in .venv-torch2.1, the old end of the supported range
+# (requirements/lock-torch2.1.txt: torch 2.1.2, mmcv 2.1.0 with ops, numpy 1.x).
 PY := .venv/bin/python
 STAMP := .venv/.installed
 INSTALL_INPUTS := tools/install.sh requirements/lock.txt setup.cfg pyproject.toml
+COMPAT_LOCK := requirements/lock-torch2.1.txt
+COMPAT_VENV := .venv-torch2.1
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
 
-.PHONY: install test demo clean
+.PHONY: install install-compat test test-compat demo clean
 
 $(STAMP): $(INSTALL_INPUTS)
 	bash tools/install.sh
@@ -15,6 +20,18 @@ install:
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+$(COMPAT_STAMP): tools/install.sh $(COMPAT_LOCK) setup.cfg pyproject.toml
+	LOCK=$(COMPAT_LOCK) VENV=$(COMPAT_VENV) bash tools/install.sh
+	touch $(COMPAT_STAMP)
+
+install-compat:
+	LOCK=$(COMPAT_LOCK) VENV=$(COMPAT_VENV) bash tools/install.sh
+	touch $(COMPAT_STAMP)
+
+# -ra (setup.cfg) prints every skip with its reason
+test-compat: $(COMPAT_STAMP)
+	$(COMPAT_VENV)/bin/python -m pytest -q
 
 demo: $(STAMP)
 	$(PY) tools/demo.py --work-dir work_dirs/demo

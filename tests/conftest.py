@@ -3,6 +3,7 @@ import sys
 import uuid
 
 import pytest
+import torch
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests/toy.py and friends
 # albumentations (imported by MMPose's transforms) asks PyPI for a newer version at import, in
@@ -10,6 +11,14 @@ sys.path.insert(0, os.path.dirname(__file__))  # tests/toy.py and friends
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 
 import ausam_mm  # noqa: E402,F401  (registers)
+from ausam_mm.core.torch_compat import GRAD_SCALER_TORCH  # noqa: E402
+
+#: AMP on the CPU needs torch's device-generic GradScaler (torch >= 2.3); on torch 2.1/2.2 the
+#: Amp* wrappers refuse the CPU (tested), so the tests that train with it there are skipped.
+needs_cpu_amp = pytest.mark.skipif(
+    not hasattr(torch.amp, 'GradScaler'),
+    reason=f'AMP on the CPU needs torch >= {GRAD_SCALER_TORCH} (torch.amp.GradScaler); '
+           f'this is torch {torch.__version__}')
 
 DATA = os.path.join(os.path.dirname(__file__), 'data')
 

@@ -20,6 +20,7 @@ from mmengine.registry import MODELS, DefaultScope, init_default_scope
 from mmengine.runner import Runner
 from torch import nn
 
+from ausam_mm.core.torch_compat import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_sam
 from ausam_mm.quant import quant_parameters, quantize_model
@@ -350,6 +351,11 @@ def test_export_qat_checkpoint(qat_runs, tmp_path, capsys):
         with pytest.raises(SystemExit, match='pip install onnx onnxscript onnxruntime'):
             export(argv)
         return
+    if not has_dynamo_onnx_export():
+        with pytest.raises(SystemExit, match=rf'needs torch >= {DYNAMO_ONNX_TORCH}.*--torchscript'):
+            export(argv)
+        pytest.skip(f'ONNX export through torch.export needs torch >= {DYNAMO_ONNX_TORCH}; this '
+                    f'is torch {torch.__version__} (its refusal was checked)')
     with pytest.raises(SystemExit, match='--trust-checkpoint'):
         export(argv[:-1])  # torch's weights_only load refuses MMEngine's logger state
     assert export(argv) == str(tmp_path / 'qat.onnx')

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 from ausam_mm.engine.sam_optim_wrapper import SAMMixin
+from conftest import needs_cpu_amp
 from toy import ToyConvNet, toy_batch
 
 
@@ -179,6 +180,7 @@ def test_bad_rho_names_the_value():
                                                optimizer=dict(type='SGD', lr=0.1)))
 
 
+@needs_cpu_amp
 @pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
 def test_amp_on_cpu_trains(dtype):
     torch.manual_seed(0)
@@ -192,6 +194,15 @@ def test_amp_on_cpu_trains(dtype):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+@pytest.mark.skipif(hasattr(torch.amp, 'GradScaler'),
+                    reason=f'torch {torch.__version__} has a CPU GradScaler: AMP runs on the CPU')
+def test_amp_on_cpu_is_refused_naming_the_torch_that_has_it():
+    with pytest.raises(RuntimeError, match=r"AMP on the 'cpu' device needs torch >= 2\.3"):
+        build_optim_wrapper(ToyConvNet(), dict(type='AmpSAMOptimWrapper', rho=0.5,
+                                               optimizer=dict(type='SGD', lr=0.1)))
+
+
+@needs_cpu_amp
 def test_fp16_overflow_skips_perturbation_and_step():
     """A loss scale of 1e30 overflows both fp16 passes: w is restored and the step is skipped."""
     torch.manual_seed(0)

@@ -28,6 +28,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import MODELS, init_default_scope
 from torch import nn
 
+from ausam_mm.core.torch_compat import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
+
 NEEDS = {False: ('onnx', 'onnxscript'), True: ('onnx', 'onnxoptimizer')}
 
 
@@ -124,6 +126,11 @@ def main(argv=None) -> Optional[str]:
             f"core dependencies of ausam_mm). Install them with:\n"
             f"    pip install {' '.join(NEEDS[args.torchscript])} onnxruntime\n"
             "(onnxruntime is optional too: without it the exported file is not checked).")
+    if not args.torchscript and not has_dynamo_onnx_export():
+        raise SystemExit(
+            f'The default exporter is torch.export-based (torch.onnx.export(dynamo=True)), which '
+            f'needs torch >= {DYNAMO_ONNX_TORCH}; this is torch {torch.__version__}. Use '
+            '--torchscript (Brevitas\'s TorchScript-based exporter) on this torch.')
     from brevitas.export import export_onnx_qcdq
 
     cfg = Config.fromfile(args.config)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The one install path of ausam_mm (README, `make install`, `make test`, CI):
-# creates .venv/ at the repository root with the pinned stack of requirements/lock.txt and
-# ausam_mm installed editable. Safe to rerun; a second run reuses the cached mmcv wheel.
+# The one install path of ausam_mm (README, `make install`, `make test`, `make test-compat`, CI):
+# creates a venv at the repository root with the pinned stack of a lock file and ausam_mm
+# installed editable. Safe to rerun; a second run reuses the cached mmcv wheel.
 #
 # Environment:
+#   LOCK              the lock file (default: requirements/lock.txt; the old end of the supported
+#                     range: requirements/lock-torch2.1.txt)
+#   VENV              the venv to create (default: .venv; for the torch 2.1 lock: .venv-torch2.1)
 #   PYTHON            interpreter for the venv (default: python3.11)
 #   AUSAM_WHEEL_CACHE where the built mmcv wheel is kept (default: ~/.cache/ausam_mm/wheels)
 #   MAX_JOBS          parallel compile jobs for mmcv (default: 2)
@@ -11,9 +14,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-lock=requirements/lock.txt
+lock=${LOCK:-requirements/lock.txt}
 python=${PYTHON:-python3.11}
-venv=.venv
+venv=${VENV:-.venv}
+[ -f "$lock" ] || { echo "LOCK: no such lock file: $lock" >&2; exit 2; }
 pip="$venv/bin/pip"
 py="$venv/bin/python"
 pin() { grep -E "^$1==" "$lock" | head -n1 | cut -d= -f3; }
@@ -71,25 +75,31 @@ fi
 step "albumentations $(pin albumentations), albucore $(pin albucore) (--no-deps)"
 quiet_pip install -q --no-deps -c "$lock" albumentations albucore
 
-# mmcv 2.1.0 has no wheel for torch 2.14: build it from the sdist with its C++ ops. Its setup.py
-# hard-codes -std=c++17, but torch 2.14's headers need C++20, so the build uses a copy of the
-# sdist with that one flag changed. The wheel is cached per (mmcv, torch, python) version.
+# mmcv 2.1.0 has no wheel for these torch versions: build it from the sdist with its C++ ops
+# (`import mmpose.models` and mmdet's models import mmcv.ops, so mmcv-lite cannot serve). Its
+# setup.py hard-codes -std=c++17; torch 2.14's headers need C++20, so when torch's own extension
+# builder uses C++20 the build uses a copy of the sdist with that one flag changed (torch 2.1
+# keeps mmcv's c++17). The wheel is cached per (mmcv, torch, python) version and ops flavour.
 mmcv_v=$(pin mmcv); torch_v=$(pin torch)
 py_tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 # mmcv compiles CUDA ops when torch sees a GPU or FORCE_CUDA=1, CPU ops otherwise
 ops=$("$py" -c 'import os, torch; print("cuda" if torch.cuda.is_available() or os.environ.get("FORCE_CUDA") == "1" else "cpu")')
 cache=${AUSAM_WHEEL_CACHE:-$HOME/.cache/ausam_mm/wheels}/mmcv${mmcv_v}-torch${torch_v}-${py_tag}-${ops}
-step "mmcv $mmcv_v with ops (wheel cache: $cache)"
+step "mmcv $mmcv_v with $ops ops (wheel cache: $cache)"
 if ! ls "$cache"/mmcv-"$mmcv_v"-*.whl >/dev/null 2>&1; then
   src=$(mktemp -d)
   quiet_pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$src" "mmcv==$mmcv_v"
   tar -xzf "$src/mmcv-$mmcv_v.tar.gz" -C "$src"
-  sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-$mmcv_v/setup.py"
-  grep -q -- '-std=c++20' "$src/mmcv-$mmcv_v/setup.py"
-  echo "building mmcv (about 13 min on 2 cores)..."
+  torch_ext=$("$py" -c 'import torch.utils.cpp_extension as e; print(e.__file__)')
+  if grep -q -- '-std=c++20' "$torch_ext"; then
+    sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-$mmcv_v/setup.py"
+    grep -q -- '-std=c++20' "$src/mmcv-$mmcv_v/setup.py"
+  fi
+  echo "building mmcv with ops (13 to 34 min on 2 cores)..."
   mkdir -p "$cache"
-  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} quiet_pip wheel -q --no-deps --no-build-isolation \
-    -w "$src/dist" "$src/mmcv-$mmcv_v"
+  # -g0: no debug info (Python's own CFLAGS ask for -g, which the ops do not need)
+  CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} quiet_pip wheel -q --no-deps \
+    --no-build-isolation -w "$src/dist" "$src/mmcv-$mmcv_v"
   mv "$src"/dist/mmcv-"$mmcv_v"-*.whl "$cache"/
   rm -rf "$src"
 fi

@@ -3,7 +3,8 @@
 Upstream limitation: ``mmengine.optim.AmpOptimWrapper.__init__`` asserts that a GPU, NPU, MLU or
 MUSA device exists and builds ``torch.cuda.amp.GradScaler``, and ``mmengine.runner.amp.autocast``
 accepts only bfloat16 on the CPU (open-mmlab/mmengine#960 added bf16 for CUDA only). PyTorch
->= 2.3 has device-generic ``torch.amp.GradScaler`` and CPU autocast in float16 and bfloat16.
+>= 2.3 has device-generic ``torch.amp.GradScaler`` and CPU autocast in float16 and bfloat16;
+on torch 2.1/2.2 these wrappers run on CUDA only and say so (``ausam_mm.core.torch_compat``).
 
 :class:`DeviceAmpOptimWrapper` keeps every method of ``AmpOptimWrapper`` (scaled backward,
 unscale + clip + step, ``loss_scaler`` in the state dict) and replaces only the constructor and
@@ -17,6 +18,8 @@ import torch
 from mmengine.device import get_device
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import nn
+
+from ..core.torch_compat import check_autocast, grad_scaler
 
 
 class DeviceAmpOptimWrapper(AmpOptimWrapper):
@@ -36,12 +39,12 @@ class DeviceAmpOptimWrapper(AmpOptimWrapper):
             raise ValueError(f'AMP SAM wrappers support CUDA and CPU, got {self.device_type!r}')
         self._scale_update_param = None
         if loss_scale == 'dynamic':
-            self.loss_scaler = torch.amp.GradScaler(self.device_type)
+            scaler_kwargs = {}
         elif isinstance(loss_scale, float):
             self._scale_update_param = loss_scale
-            self.loss_scaler = torch.amp.GradScaler(self.device_type, init_scale=loss_scale)
+            scaler_kwargs = dict(init_scale=loss_scale)
         elif isinstance(loss_scale, dict):
-            self.loss_scaler = torch.amp.GradScaler(self.device_type, **loss_scale)
+            scaler_kwargs = loss_scale
         else:
             raise TypeError("`loss_scale` must be 'dynamic', a float or a dict of GradScaler "
                             f'arguments, got {loss_scale!r}')
@@ -50,6 +53,8 @@ class DeviceAmpOptimWrapper(AmpOptimWrapper):
                 raise ValueError(f"`dtype` must be 'float16' or 'bfloat16', got {dtype!r}")
             dtype = getattr(torch, dtype)
         self.cast_dtype = dtype or torch.float16
+        self.loss_scaler = grad_scaler(self.device_type, **scaler_kwargs)
+        check_autocast(self.device_type, self.cast_dtype)
 
     @contextmanager
     def optim_context(self, model: nn.Module):

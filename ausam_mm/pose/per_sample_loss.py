@@ -35,7 +35,9 @@ from mmengine.logging import print_log
 from mmengine.registry import MODELS
 from mmpose.registry import MODELS as POSE_MODELS
 from torch import Tensor, nn
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_flatten, tree_unflatten
+
+from ..core.torch_compat import register_load_state_dict_pre_hook, register_state_dict_post_hook
 
 Reduction = Union[str, List['Reduction']]
 _MISSING = object()
@@ -175,12 +177,15 @@ class PerSampleLoss(nn.Module):
         self.vectorize = vectorize
         self.batch_size = batch_size
         self.loss = inner
-        self.register_state_dict_post_hook(_drop_inner_prefix)
-        self.register_load_state_dict_pre_hook(_add_inner_prefix)
+        register_state_dict_post_hook(self, _drop_inner_prefix)
+        register_load_state_dict_pre_hook(self, _add_inner_prefix)
 
     def forward(self, *args: Any, **kwargs: Any) -> Union[Tensor, List[Tensor]]:
         batch = _batch_size(args)
-        dims = tree_map(lambda x: _batch_dim(x, batch), (args, kwargs))
+        # one batch dim (0 or None) per leaf; flat lists and tree_flatten rather than a
+        # multi-tree tree_map, which torch 2.1's pytree lacks
+        leaves, spec = tree_flatten((args, kwargs))
+        dims = [_batch_dim(x, batch) for x in leaves]
 
         def one_sample(a, kw):  # the unchanged loss on a batch of one
             return self.loss(*a, **kw)
@@ -190,8 +195,8 @@ class PerSampleLoss(nn.Module):
                 with warnings.catch_warnings():  # vmap loops ops it cannot batch (kl_div)
                     warnings.filterwarnings('ignore', message='There is a performance drop')
                     per_sample = torch.func.vmap(
-                        lambda a, kw: one_sample(*_unsqueeze((a, kw), dims)), in_dims=dims)(
-                            args, kwargs)
+                        lambda a, kw: one_sample(*_unsqueeze((a, kw), dims)),
+                        in_dims=tree_unflatten(dims, spec))(args, kwargs)
             except Exception as error:  # an op vmap cannot batch: loop instead, from now on
                 per_sample = self._loop(one_sample, args, kwargs, dims, batch)
                 self.vectorize = False
@@ -250,14 +255,18 @@ def _batch_dim(x: Any, batch: int) -> Optional[int]:
                      f'(batch {batch}); the head must pass one row per sample.')
 
 
-def _unsqueeze(tree, dims):
-    return tree_map(lambda x, d: x.unsqueeze(0) if d == 0 else x, tree, dims,
-                    is_leaf=lambda x: x is None)
+def _map_batched(fn: Callable[[Tensor], Tensor], tree, flat_dims: List[Optional[int]]):
+    """``fn`` on every leaf of ``tree`` whose batch dim (``flat_dims``, one per leaf) is 0."""
+    leaves, spec = tree_flatten(tree)
+    return tree_unflatten([fn(x) if d == 0 else x for x, d in zip(leaves, flat_dims)], spec)
 
 
-def _slice(tree, dims, i: int):
-    return tree_map(lambda x, d: x[i:i + 1] if d == 0 else x, tree, dims,
-                    is_leaf=lambda x: x is None)
+def _unsqueeze(tree, flat_dims):
+    return _map_batched(lambda x: x.unsqueeze(0), tree, flat_dims)
+
+
+def _slice(tree, flat_dims, i: int):
+    return _map_batched(lambda x: x[i:i + 1], tree, flat_dims)
 
 
 def _reduce(per_sample: Union[Tensor, List[Tensor]], reduction: Reduction,

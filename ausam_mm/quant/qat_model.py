@@ -15,6 +15,8 @@ from mmengine.logging import print_log
 from mmengine.registry import MODELS
 from torch import nn
 
+from ..core.torch_compat import register_load_state_dict_pre_hook
+
 # Brevitas (seconds to import) is imported when a model is quantized, not by `import ausam_mm`.
 
 
@@ -42,7 +44,7 @@ class KeepQuantizersOnLoad:
             config.REINIT_ON_STATE_DICT_LOAD = self.saved.pop()
 
     def register(self, model: nn.Module) -> None:
-        model.register_load_state_dict_pre_hook(self.pre)
+        register_load_state_dict_pre_hook(model, self.pre)
         model.register_load_state_dict_post_hook(self.post)
 
 
