@@ -28,7 +28,10 @@ EXTRA_GLOBALS: Dict[str, frozenset] = {
     'numpy.core.multiarray': frozenset({'_reconstruct', 'scalar'}),  # numpy < 2 pickles
     'numpy._core.multiarray': frozenset({'_reconstruct', 'scalar'}),  # numpy >= 2 pickles
     'mmengine.logging.history_buffer': frozenset({'HistoryBuffer'}),
-    'builtins': frozenset({'bytes'}),
+    # in torch's own set since torch 2.4 or so; listed for older torch (2.1)
+    'builtins': frozenset({'bytes', 'bytearray', 'set', 'frozenset', 'complex'}),
+    'collections': frozenset({'OrderedDict', 'Counter'}),
+    '_codecs': frozenset({'encode'}),  # bytes in protocol-2 pickles (numpy arrays)
 }
 
 
