@@ -154,8 +154,10 @@ def plot_accuracy_cost(studies: List[Dict], out: str) -> str:
                 ax.plot([p[1] for p in points], [p[2] for p in points], '-', alpha=0.4,
                         color=variant_color(points[-1][3]))
         dataset = study.get('dataset', 'digits')
+        seeds = sorted({r['n'] for r in rows.values()})
+        seeds_text = f'{seeds[0]}' if len(seeds) == 1 else f'{seeds[0]} to {seeds[-1]}'
         ax.set_title(f"{dataset}, {100 * float(noise):g}% label noise "
-                     f"({rows[next(iter(rows))]['n']} seeds)", fontsize=10)
+                     f"({seeds_text} seeds per variant)", fontsize=10)
         ax.set_xlabel(f'training CPU time / {variant_label(ref)} (same seed)', fontsize=8)
         ax.set_ylabel('test accuracy % (mean +- std)')
         ax.grid(alpha=0.3)
