@@ -1,4 +1,5 @@
-# README's two commands: `make demo` and `make test`. Both install first when needed.
+# README's two commands: `make demo` and `make test` (flake8, then
+# pytest). Both install first when needed.
 # `make test-compat`: the same suite in .venv-torch2.1, the old end of the supported range
 # (requirements/lock-torch2.1.txt: torch 2.1.2, mmcv 2.1.0 with ops, numpy 1.x).
 PY := .venv/bin/python
@@ -19,6 +20,7 @@ install:
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(PY) -m flake8 ausam_mm tools tests
 	$(PY) -m pytest -q
 
 $(COMPAT_STAMP): tools/install.sh $(COMPAT_LOCK) setup.cfg pyproject.toml

@@ -32,10 +32,13 @@ def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, n=3
         sampler=sampler or dict(type='DefaultSampler', shuffle=True),
         dataset=dict(type='IndexedDataset', dataset=dict(type='ToyImageDataset', n=n)),
         collate_fn=dict(type='pseudo_collate'))
+    hooks = []
     if optim.startswith(('AUSAM', 'AmpAUSAM')):
-        dataloader['batch_sampler'] = dict(type='AUSAMBatchSampler', ratio=ratio, f_min=0.1,
-                                           f_max=0.5, ramp_epochs=1, warmup_epochs=1,
-                                           score=score)
+        dataloader['batch_sampler'] = dict(type='AUSAMBatchSampler', ratio=ratio,
+                                           warmup_epochs=1, score=score)
+        if score == 'ausam':
+            dataloader['batch_sampler'].update(f_min=0.1, f_max=0.5, ramp_epochs=1)
+        hooks = [dict(type='AUSAMHook')]
     cfg = dict(
         model=dict(type='ToyConvNet'),
         work_dir=str(work_dir),
@@ -46,6 +49,7 @@ def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, n=3
                            rho=0.1),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
                            logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=hooks,
         randomness=dict(seed=0),
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         log_level='WARNING')
@@ -53,6 +57,33 @@ def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, n=3
         cfg['optim_wrapper'].pop('rho')
     cfg.update(kwargs)
     return cfg
+
+
+def train(cfg, *hooks):
+    """Build a Runner from a config (dict or Config), register ``hooks``, train it."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg if isinstance(cfg, Config) else Config(cfg))
+    for hook in hooks:
+        runner.register_hook(hook)
+    runner.train()
+    return runner
+
+
+def weights(runner):
+    """A copy of the trained model's state dict."""
+    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+
+
+def log_of(runner):
+    """The text of the run's log file."""
+    with open(runner.logger.log_file) as f:
+        return f.read()
+
+
+def assert_resumed(runner, epoch, iteration):
+    """The run did resume (log_level INFO): a fresh run would pass an equality test as well."""
+    assert f'resumed epoch: {epoch}, iter: {iteration}' in log_of(runner)
 
 
 @pytest.fixture(autouse=True, scope='session')

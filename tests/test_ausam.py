@@ -3,23 +3,12 @@ import copy
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.logging import MessageHub
-from mmengine.runner import Runner
 
 from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset, resume_checkpoint_path
+from conftest import assert_resumed, log_of, train, weights
 from toy import ToyImageDataset
-
-
-def train(cfg):
-    runner = Runner.from_cfg(Config(cfg))
-    runner.train()
-    return runner
-
-
-def weights(runner):
-    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
 
 
 def history_of(runner):
@@ -27,27 +16,32 @@ def history_of(runner):
 
 
 def sampler_for(n=20, batch_size=8, **kwargs):
+    """A sampler linked as AUSAMHook links it (the test posts the scores itself)."""
     MessageHub.get_instance(f'sampler_test_{id(kwargs)}')
     dataset = IndexedDataset(ToyImageDataset(n=n))
-    return AUSAMBatchSampler(DefaultSampler(dataset, shuffle=True, seed=0), batch_size,
-                             **kwargs)
+    sampler = AUSAMBatchSampler(DefaultSampler(dataset, shuffle=True, seed=0), batch_size,
+                                **kwargs)
+    sampler.link()
+    return sampler
 
 
 def test_sampler_keeps_batches_per_epoch_and_draws_floor_ratio_b():
     sampler = sampler_for(n=20, batch_size=8, ratio=0.5, warmup_epochs=1)
     assert len(sampler) == 3
-    sampler.sampler.set_epoch(0)
+    sampler.set_epoch(0)
     warm = list(sampler)
     assert [len(b) for b in warm] == [8, 8, 4]  # warm-up: whole candidate batches
     assert sorted(i for b in warm for i in b) == list(range(20))
-    sampler.sampler.set_epoch(1)
+    sampler.set_epoch(1)
     batches = list(sampler)
     assert [len(b) for b in batches] == [4, 4, 2]
     candidates = list(sampler.sampler)
     for b, start in zip(batches, (0, 8, 16)):  # each subset comes from its candidate batch,
         cand = candidates[start:start + 8]     # in the candidates' order
         assert set(b) <= set(cand) and b == sorted(b, key=cand.index)
+    sampler.set_epoch(1)
     assert batches == list(sampler)  # same seed, epoch: same draws
+    assert [len(b) for b in list(sampler)] == [4, 4, 2]  # without set_epoch: the next epoch
 
 
 def test_sampler_reads_scores_posted_during_the_epoch():
@@ -59,7 +53,7 @@ def test_sampler_reads_scores_posted_during_the_epoch():
     history.post(torch.arange(16), dlp)
     counts = torch.zeros(16)
     for epoch in range(50):
-        sampler.sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         for b in sampler:
             counts[b] += 1
     assert counts[[3, 5, 7, 11]].min() > 25 and counts.sum() == 200
@@ -77,6 +71,7 @@ def test_infinite_sampler_counts_epochs_by_batches():
     dataset = IndexedDataset(ToyImageDataset(n=16))
     sampler = AUSAMBatchSampler(InfiniteSampler(dataset, seed=0), 8, ratio=0.5,
                                 warmup_epochs=1)
+    sampler.link()
     it = iter(sampler)
     sizes = [len(next(it)) for _ in range(6)]
     assert sizes == [8, 8, 4, 4, 4, 4]
@@ -100,7 +95,7 @@ def test_ausam_trains_logs_and_posts_true_dlps(tmp_path, runner_cfg):
     assert hub.get_scalar('train/ausam/coverage').current() == 1.0
     assert 0.1 <= hub.get_scalar('train/ausam/f_max').current() <= 0.5
     assert hub.get_scalar('train/ausam/dlp_mean').current() > 0
-    log = open(runner.logger.log_file).read()
+    log = log_of(runner)
     assert 'ausam/selected' in log and 'sam/sharpness' in log
 
 
@@ -114,7 +109,7 @@ def test_dlp_is_the_loss_change_under_the_perturbation(runner_cfg, tmp_path):
     model = ToyConvNet()
     wrapper = build_optim_wrapper(model, dict(type='AUSAMOptimWrapper', rho=0.5,
                                               optimizer=dict(type='SGD', lr=0.1)))
-    wrapper.history = ScoreHistory(8)
+    wrapper.use_history(ScoreHistory(8))
     batch = toy_batch(n=8)
     for i, s in enumerate(batch['data_samples']):
         s.set_metainfo(dict(dataset_index=7 - i))
@@ -136,19 +131,6 @@ def test_dlp_is_the_loss_change_under_the_perturbation(runner_cfg, tmp_path):
                                atol=1e-6, rtol=0)
 
 
-def test_resume_is_bit_exact(tmp_path, runner_cfg):
-    straight = train(runner_cfg(tmp_path / 'straight', epochs=3))
-    first = train(runner_cfg(tmp_path / 'split', epochs=2))
-    del first
-    load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
-    assert load_from == str(tmp_path / 'split' / 'epoch_2.pth')  # a plain path
-    resumed = train(runner_cfg(tmp_path / 'split', epochs=3, resume=True, load_from=load_from))
-    a, b = weights(straight), weights(resumed)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    ha, hb = history_of(straight), history_of(resumed)
-    assert torch.equal(ha.total, hb.total) and torch.equal(ha.count, hb.count)
-
-
 def test_iter_based_resume_with_skipped_batches_is_exact(tmp_path, runner_cfg):
     """MMEngine skips the trained batches on an iteration-based resume: indices still match."""
     def cfg(work_dir, iters, **kw):
@@ -159,7 +141,9 @@ def test_iter_based_resume_with_skipped_batches_is_exact(tmp_path, runner_cfg):
     straight = train(cfg(tmp_path / 'straight', 14))
     train(cfg(tmp_path / 'split', 10))
     load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
-    resumed = train(cfg(tmp_path / 'split', 14, resume=True, load_from=load_from))
+    resumed = train(cfg(tmp_path / 'split', 14, resume=True, load_from=load_from,
+                        log_level='INFO'))
+    assert_resumed(resumed, 0, 10)
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert torch.equal(history_of(straight).count, history_of(resumed).count)
@@ -176,14 +160,13 @@ def test_workers_and_persistent_workers(tmp_path, runner_cfg):
 
 def test_uniform_score_ignores_the_scores(tmp_path, runner_cfg):
     """score='uniform': the same subset size, drawn without looking at the history."""
-    sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0, score='uniform',
-                          ramp_epochs=0, f_min=0.001, f_max=1.0)  # as the 'ausam' test above
+    sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0, score='uniform')
     dlp = torch.full((16,), 1e-6)
     dlp[[3, 5, 7, 11]] = 1.0  # would dominate an 'ausam' draw (every one > 25 times)
     sampler.history.post(torch.arange(16), dlp)
     counts = torch.zeros(16)
     for epoch in range(50):
-        sampler.sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         for b in sampler:
             counts[b] += 1
     assert counts.sum() == 200 and counts[[3, 5, 7, 11]].max() < 25  # 12.5 expected each
@@ -191,23 +174,7 @@ def test_uniform_score_ignores_the_scores(tmp_path, runner_cfg):
     assert runner.message_hub.get_scalar('train/ausam/selected').current() == 4
 
 
-def test_missing_sampler_error_names_the_config_lines(tmp_path, runner_cfg):
-    cfg = runner_cfg(tmp_path, epochs=1)
-    cfg['train_dataloader'].pop('batch_sampler')
-    with pytest.raises(RuntimeError, match="type='AUSAMBatchSampler'"):
-        train(cfg)
-
-
 def test_scalar_loss_error_names_the_fix(tmp_path, runner_cfg):
     cfg = runner_cfg(tmp_path, epochs=1, model=dict(type='ToyConvNet', per_sample=False))
     with pytest.raises(ValueError, match="reduction='none'"):
         train(cfg)
-
-
-def test_two_runners_keep_separate_histories(tmp_path, runner_cfg):
-    a = Runner.from_cfg(Config(runner_cfg(tmp_path / 'a', epochs=1, n=32)))
-    b = Runner.from_cfg(Config(runner_cfg(tmp_path / 'b', epochs=1, n=24)))
-    a.train()
-    b.train()
-    assert history_of(a).size == 32 and history_of(b).size == 24
-    assert int(history_of(a).count.sum()) == 32 and int(history_of(b).count.sum()) == 24

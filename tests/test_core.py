@@ -1,4 +1,4 @@
-"""The framework-free core (ausam_mm.core) against AUSAM.md, formula by formula."""
+"""The framework-free core (ausam_mm.core) against docs/ausam.md, formula by formula."""
 import itertools
 import math
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import stats
 
-from ausam_mm.core import (AUSAMScore, ScoreHistory, build_score, draw_subset, f_max_at,
-                           register_score, scaled_scores, subset_size)
+from ausam_mm.core import (SCORES, AUSAMScore, ScoreHistory, build_score, draw_subset,
+                           f_max_at, register_score, scaled_scores, subset_size)
 from ausam_mm.core.selection import SelectionScore, generator_for
 
 
@@ -130,8 +130,14 @@ def test_scores_are_pluggable():
             p[-1] = 1.0
             return p
 
-    score = build_score('test_loss_rank')
-    assert draw_subset(score.probabilities(None, torch.arange(5), 0), 1).tolist() == [4]
+    try:
+        score = build_score('test_loss_rank')
+        assert isinstance(score, LastIsLikely)
+        assert draw_subset(score.probabilities(None, torch.arange(5), 0), 1).tolist() == [4]
+        with pytest.raises(KeyError, match='already registered by LastIsLikely'):
+            register_score('test_loss_rank')(LastIsLikely)
+    finally:  # the registry is the process's: leave it as it was
+        SCORES.pop('test_loss_rank')
     assert build_score(dict(type='ausam', f_max=0.7)).f_max == 0.7
     with pytest.raises(KeyError, match='registered scores'):
         build_score('nope')

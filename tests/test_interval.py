@@ -7,7 +7,7 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.amp import DeviceAmpOptimWrapper
-from conftest import toy_runner_cfg
+from conftest import toy_runner_cfg, train, weights
 from test_reliability import NaNAtDataset  # noqa: F401  (registers it)
 from toy import ToyConvNet, toy_batch
 
@@ -22,16 +22,6 @@ def count_forwards(model):
 
 def params(model):
     return {k: v.detach().clone() for k, v in model.named_parameters()}
-
-
-def train(cfg):
-    runner = Runner.from_cfg(Config(cfg))
-    runner.train()
-    return runner
-
-
-def weights(runner):
-    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
 
 
 @pytest.mark.parametrize('kind', ['SAMOptimWrapper', 'AmpSAMOptimWrapper'])

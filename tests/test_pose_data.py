@@ -90,6 +90,7 @@ def runner_cfg(work_dir, model, dataset, optim='AUSAMOptimWrapper', batch_size=8
     if 'AUSAM' in optim:
         loader['batch_sampler'] = dict(type='AUSAMBatchSampler', ratio=0.5, warmup_epochs=1,
                                        ramp_epochs=1)
+        kwargs['custom_hooks'] = kwargs.get('custom_hooks', []) + [dict(type='AUSAMHook')]
     cfg = dict(
         default_scope='mmpose', model=model, work_dir=str(work_dir),
         experiment_name=f'pose_{uuid.uuid4().hex[:8]}', train_dataloader=loader,
@@ -121,8 +122,8 @@ def test_pipeline_switch_hook_switches_the_wrapped_pipeline_and_indices_flow(tmp
                                            rotate_prob=0, scale_prob=0)])
     head = dict(type='HeatmapHead', in_channels=64, out_channels=17,
                 deconv_out_channels=(8, 8, 8), deconv_kernel_sizes=(4, 4, 4),
-                loss=dict(type='PerSampleLoss', loss=dict(type='KeypointMSELoss',
-                                                         use_target_weight=True)))
+                loss=dict(type='PerSampleLoss',
+                          loss=dict(type='KeypointMSELoss', use_target_weight=True)))
     cfg = runner_cfg(tmp_path, estimator(head), combined(pipeline(HEATMAP)), epochs=2,
                      custom_hooks=[dict(type='mmdet.PipelineSwitchHook', switch_epoch=1,
                                         switch_pipeline=stage2)])

@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_ausam
-from conftest import load_tool, run_train
+from conftest import assert_resumed, load_tool, log_of, run_train, weights
 from test_pose_data import (DATA, HEATMAP, MPII, estimator,  # noqa: F401
                             pipeline, runner_cfg)
 
@@ -45,23 +45,14 @@ def data_options(name, pipeline_index):
             f'{DATASET}.pipeline.{pipeline_index}.input_size=(64,64)']
 
 
-def weights(runner):
-    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
-
-
-def log_of(runner):
-    with open(runner.logger.log_file) as f:
-        return f.read()
-
-
 def test_ausam_flag_trains_upstream_simcc_mpii_config_and_dumped_config_reruns(tmp_path):
     options = TINY + data_options('mpii', 4) + [
         'model.head.input_size=(64,64)', 'model.head.in_featuremap_size=(2,2)',
         'model.head.decoder.input_size=(64,64)', f'{DATASET}.pipeline.5.encoder.input_size=(64,64)',
         'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1']
     runner = run_train([SIMCC_MPII, '--work-dir', str(tmp_path / 'a'), '--no-validate',
-                              '--ausam', 'ratio=0.5', 'rho=0.05', 'warmup_epochs=0',
-                              '--cfg-options', *options])
+                        '--ausam', 'ratio=0.5', 'rho=0.05', 'warmup_epochs=0',
+                        '--cfg-options', *options])
     assert runner.iter == 2  # 5 MPII samples in candidate batches of 4 and 1
     log = log_of(runner)
     assert '[ausam_mm] model.head.loss = PerSampleLoss(KLDiscretLoss, batch_size=' in log
@@ -95,6 +86,7 @@ def test_ausam_flag_on_upstream_coco_heatmap_config_resumes_exactly(tmp_path):
     assert history.coverage == 1.0 and int(history.count.sum()) == 12 + 6
 
     resumed = run_train(argv + ['--resume', str(tmp_path / 'epoch_1.pth')])
+    assert_resumed(resumed, 1, 2)
     assert resumed.iter == 4
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -124,6 +116,7 @@ def test_sam_optim_wrapper_trains_a_pose_model_from_config_and_resumes(tmp_path)
                                                        str(tmp_path / 'epoch_1.pth')))
     resumed = Runner.from_cfg(resume_cfg)
     resumed.train()
+    assert_resumed(resumed, 1, 3)
     assert resumed.iter == 6
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -170,6 +163,24 @@ def test_ausam_config_conversion_fills_in_the_head_default_loss_and_is_idempoten
     before = copy.deepcopy(cfg.to_dict())
     assert not [c for c in to_ausam(cfg) if 'loss' in c] and cfg.to_dict() == before
     assert os.path.basename(train_tool.config_file(HEATMAP_COCO)) == osp.basename(HEATMAP_COCO)
+
+
+@pytest.mark.parametrize('form', ['scoped', 'class'])
+def test_pose_adapter_resolves_loss_and_head_types_as_the_registry_does(form):
+    """type='mmpose.KeypointMSELoss' or the class itself is the loss MMPose's registry builds:
+    --ausam wraps it like the bare name."""
+    from mmpose.models.heads import HeatmapHead
+    from mmpose.models.losses import KeypointMSELoss
+    cfg = Config.fromfile(train_tool.config_file(HEATMAP_COCO))
+    if form == 'scoped':
+        cfg.model.head.type = 'mmpose.HeatmapHead'
+        cfg.model.head.loss = dict(type='mmpose.KeypointMSELoss', use_target_weight=True)
+    else:
+        cfg.model.head.type = HeatmapHead
+        cfg.model.head.loss = dict(type=KeypointMSELoss, use_target_weight=True)
+    changes = to_ausam(cfg)
+    assert any(c.startswith('model.head.loss = PerSampleLoss(KeypointMSELoss') for c in changes)
+    assert cfg.model.head.loss.type == 'PerSampleLoss'
 
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', 'configs')

@@ -1,5 +1,5 @@
 """Bad options and faults: each gives a clear error naming what is wrong, or a result the log
-states (docs/ausam.md, "Reliability"). Real Runners, models and wrappers throughout."""
+states (docs/reliability.md). Real Runners, models and wrappers throughout."""
 import math
 import os
 import os.path as osp

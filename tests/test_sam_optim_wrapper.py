@@ -12,7 +12,7 @@ from toy import ToyConvNet, toy_batch
 
 
 def reference_sam_step(model, batch, opt, rho, adaptive=False, eta=0.01):
-    """SAM written out in plain PyTorch (davda54/sam's algorithm, AUSAM.md's SAM step)."""
+    """SAM in plain PyTorch (davda54/sam's algorithm; docs/ausam.md, "The SAM step")."""
     x = batch['inputs']
     y = torch.stack([s.label for s in batch['data_samples']])
     F.cross_entropy(model.logits(x), y).backward()
@@ -180,6 +180,16 @@ def test_bad_rho_names_the_value():
                                                optimizer=dict(type='SGD', lr=0.1)))
 
 
+def test_eta_without_adaptive_is_refused():
+    """eta only scales ASAM's perturbation: given with adaptive=False it would do nothing."""
+    with pytest.raises(ValueError, match=r'`eta=0.1`(.|\n)*adaptive=True'):
+        build_optim_wrapper(ToyConvNet(), dict(type='SAMOptimWrapper', eta=0.1,
+                                               optimizer=dict(type='SGD', lr=0.1)))
+    wrapper = build_optim_wrapper(ToyConvNet(), dict(type='SAMOptimWrapper', adaptive=True,
+                                                     eta=0.1, optimizer=dict(type='SGD', lr=0.1)))
+    assert wrapper.eta == 0.1
+
+
 @needs_cpu_amp
 @pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
 def test_amp_on_cpu_trains(dtype):
@@ -218,7 +228,22 @@ def test_fp16_overflow_skips_perturbation_and_step():
 
 
 def test_plain_optim_wrapper_is_untouched():
+    """With ausam_mm imported, MMEngine's own OptimWrapper still takes one plain step: one
+    forward, no BatchNorm freeze, the weights of torch's SGD on the mean loss."""
+    torch.manual_seed(0)
     model = ToyConvNet()
+    ref = copy.deepcopy(model)
     wrapper = build_optim_wrapper(model, dict(type='OptimWrapper',
                                               optimizer=dict(type='SGD', lr=0.1)))
-    assert type(wrapper) is OptimWrapper
+    assert type(wrapper) is OptimWrapper and not isinstance(wrapper, SAMMixin)
+    calls = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    batch = toy_batch()
+    model.train_step(batch, wrapper)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    ref.train()
+    y = torch.stack([s.label for s in batch['data_samples']])
+    F.cross_entropy(ref.logits(ref.data_preprocessor(batch, True)['inputs']), y).backward()
+    opt.step()
+    assert len(calls) == 1
+    assert_close_states(state(model), state(ref))

@@ -1,17 +1,19 @@
 """tools/train.py, the registry names, config conversion and the resume safety module."""
+import copy
 import os
 import pickle
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DATA_SAMPLERS, OPTIM_WRAPPERS
 from mmengine.runner import Runner
 
 from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
 from conftest import run_train as run
-from conftest import toy_runner_cfg
-
+from conftest import assert_resumed, log_of, toy_runner_cfg, weights
+from toy import ToyConvNet
 
 
 def test_public_names_are_registered_in_mmengine_root_registries():
@@ -35,18 +37,15 @@ def write_cfg(tmp_path, **kwargs):
     return path
 
 
-def weights(runner):
-    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
-
-
 @pytest.mark.parametrize('flag', [[], ['--ausam', 'ratio=0.5']])
 def test_train_two_epochs_then_resume(tmp_path, flag):
-    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=3)
+    cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=3, log_level='INFO')
     straight = run([cfg, '--work-dir', str(tmp_path / 'a'), *flag])
     run([cfg, '--work-dir', str(tmp_path / 'b'), *flag,
-                     '--cfg-options', 'train_cfg.max_epochs=2'])
+         '--cfg-options', 'train_cfg.max_epochs=2'])
     assert os.path.isfile(tmp_path / 'b' / 'epoch_2.pth')
     resumed = run([cfg, '--work-dir', str(tmp_path / 'b'), *flag, '--resume'])
+    assert_resumed(resumed, 2, 8)
     assert resumed.train_loop.epoch == 3
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -54,10 +53,9 @@ def test_train_two_epochs_then_resume(tmp_path, flag):
 
 def test_ausam_flag_changes_are_logged_and_dumped_config_reruns(tmp_path):
     cfg = write_cfg(tmp_path, optim='OptimWrapper', epochs=1, log_level='INFO')
-    runner = run([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', 'ratio=0.25',
-                              'rho=0.2'])
-    log = open(runner.logger.log_file).read()
-    assert '[ausam_mm] optim_wrapper.type: OptimWrapper -> AUSAMOptimWrapper' in log
+    runner = run([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam', 'ratio=0.25', 'rho=0.2'])
+    log = log_of(runner)
+    assert '[ausam_mm] optim_wrapper.type: OptimWrapper -> AUSAMOptimWrapper (rho=0.2)' in log
     dumped = str(tmp_path / 'w' / os.path.basename(cfg))
     again = Config.fromfile(dumped)
     assert again.optim_wrapper.type == 'AUSAMOptimWrapper' and again.optim_wrapper.rho == 0.2
@@ -108,6 +106,37 @@ def test_convert_keeps_optimizer_and_is_idempotent(tmp_path):
     assert sam.optim_wrapper.type == 'AmpSAMOptimWrapper'
 
 
+def test_sam_and_ausam_flags_say_the_rho_they_use(tmp_path):
+    """One default radius for both; the change line names it whether or not it was set."""
+    changes = {}
+    for flag, convert in (('sam', to_sam), ('ausam', to_ausam)):
+        cfg = Config(toy_runner_cfg(tmp_path, optim='OptimWrapper'))
+        changes[flag] = convert(cfg)[0]
+    assert changes['sam'] == 'optim_wrapper.type: OptimWrapper -> SAMOptimWrapper (rho=0.05)'
+    assert changes['ausam'] == 'optim_wrapper.type: OptimWrapper -> AUSAMOptimWrapper (rho=0.05)'
+    model = ToyConvNet()
+    for name in ('SAMOptimWrapper', 'AUSAMOptimWrapper'):
+        wrapper = build_optim_wrapper(model, dict(type=name, optimizer=dict(type='SGD', lr=0.1)))
+        assert wrapper.param_groups[0]['rho'] == 0.05
+
+
+def test_cls_adapter_resolves_loss_types_as_the_registry_does():
+    from mmpretrain.models.losses import CrossEntropyLoss, LabelSmoothLoss
+    from ausam_mm.cls import per_sample_cls_losses
+    model = dict(type='ImageClassifier', head=dict(
+        type='LinearClsHead', loss=dict(type='mmpretrain.CrossEntropyLoss'),
+        extra=[dict(type=LabelSmoothLoss, label_smooth_val=0.1),
+               dict(type='mmdet.CrossEntropyLoss'), dict(type='MSELoss')]))
+    changes = per_sample_cls_losses(model)
+    assert model['head']['loss']['reduction'] == 'none'
+    assert model['head']['extra'][0]['reduction'] == 'none'
+    assert 'reduction' not in model['head']['extra'][1]  # mmdet's loss: not ours to change
+    assert 'reduction' not in model['head']['extra'][2]
+    assert changes == ["model.head.loss.reduction = 'none' (CrossEntropyLoss)",
+                       "model.head.extra[0].reduction = 'none' (LabelSmoothLoss)"]
+    assert CrossEntropyLoss.__name__ in changes[0]
+
+
 def test_convert_errors_name_the_problem(tmp_path):
     cfg = Config(toy_runner_cfg(tmp_path, optim='OptimWrapper'))
     with pytest.raises(ValueError, match="unknown option.*'ratoi'"):
@@ -118,14 +147,16 @@ def test_convert_errors_name_the_problem(tmp_path):
 
 
 def test_mmpretrain_config_trains_with_ausam_flag(tmp_path):
-    """An upstream mmpretrain config (its dataset swapped for generated images) through
-    tools/train.py --ausam: the CIFAR ResNet's loss becomes per sample and AUSAM runs."""
+    """An upstream mmpretrain config (its dataset swapped for generated images, its loss
+    written with the registry scope) through tools/train.py --ausam: the loss becomes per
+    sample and AUSAM runs."""
     from conftest import load_tool
     load_tool('benchmark_speed').make_demo_images(str(tmp_path / 'images'), n=32, size=32)
     cfg = tmp_path / 'cifar_tiny.py'
     cfg.write_text(f"""
 _base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']
-model = dict(backbone=dict(base_channels=8, stem_channels=8), head=dict(in_channels=64))
+model = dict(backbone=dict(base_channels=8, stem_channels=8), head=dict(
+    in_channels=64, loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0)))
 train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False, dataset=dict(
     _delete_=True, type='CustomDataset', data_root='{tmp_path / 'images'}',
     pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')]))
@@ -139,3 +170,24 @@ log_level = 'INFO'
     assert runner.cfg.model.head.loss.reduction == 'none'
     assert runner.optim_wrapper.history.coverage == 1.0
     assert int(runner.optim_wrapper.history.count.sum()) == 32 + 16  # warm-up, then half
+
+
+CONFIGS = os.path.join(os.path.dirname(__file__), '..', 'configs')
+CLS_TRIOS = [('cls', f'resnet18_{data}', 0.1) for data in ('cifar10', 'cifar100')] + [
+    ('qat', f'resnet18_{data}_{bits}', rho)
+    for data, rho in (('cifar10', 0.05), ('cifar100', 0.1)) for bits in ('w4a4', 'w2a4')]
+
+
+@pytest.mark.parametrize('folder,name,rho', CLS_TRIOS, ids=[t[1] for t in CLS_TRIOS])
+def test_shipped_cls_configs_are_their_base_plus_what_sam_and_ausam_need(folder, name, rho):
+    def load(kind):
+        return Config.fromfile(os.path.join(CONFIGS, folder, f'{name}_{kind}.py'))
+
+    plain = load('sgd')
+    sam = copy.deepcopy(plain)
+    to_sam(sam, rho=rho)
+    assert load('sam').to_dict() == sam.to_dict()
+    changes = to_ausam(plain, rho=rho, ratio=0.5, f_min=0.1, f_max=0.5, ramp_epochs=30,
+                       warmup_epochs=1)
+    assert any("reduction = 'none'" in c for c in changes)
+    assert load('ausam').to_dict() == plain.to_dict()  # the explicit form is what --ausam writes

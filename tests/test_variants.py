@@ -22,6 +22,8 @@ def test_each_variant_is_its_conversion_with_the_settings_it_accepts(tmp_path):
             to_sam(expected, rho=0.2, **variant.options)
         elif variant.conversion == 'esam':
             to_esam(expected, rho=0.2, **variant.options)
+        elif variant.options.get('score', 'ausam') != 'ausam':  # the ramp is 'ausam''s
+            to_ausam(expected, rho=0.2, **variant.options)
         else:
             to_ausam(expected, rho=0.2, ramp_epochs=3, **variant.options)
         assert cfg.to_dict() == expected.to_dict(), name

@@ -7,9 +7,10 @@ head's outputs for MMPose estimators) on an already *preprocessed* input: the co
 When onnxruntime is installed the exported file is run on the same input and compared with the
 PyTorch model.
 
-Needs the optional packages ``onnx`` and ``onnxscript`` (torch.export-based exporter, the
-default) or ``onnx`` and ``onnxoptimizer`` (``--torchscript``), and ``onnxruntime`` for the check:
-``pip install onnx onnxscript onnxruntime``.
+Needs the optional packages ``onnx``, ``onnxoptimizer`` (Brevitas's QCDQ exporter imports it)
+and ``onnxscript`` (torch.export-based exporter, the default; not with ``--torchscript``), and
+``onnxruntime`` for the check: ``pip install onnx onnxscript onnxoptimizer onnxruntime`` (the
+versions of requirements/lock.txt).
 
 Examples:
     python tools/export_qat.py configs/qat/resnet18_cifar10_w4a4_ausam.py \\
@@ -30,7 +31,7 @@ from torch import nn
 
 from ausam_mm.core.torch_compat import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
 
-NEEDS = {False: ('onnx', 'onnxscript'), True: ('onnx', 'onnxoptimizer')}
+NEEDS = {False: ('onnx', 'onnxscript', 'onnxoptimizer'), True: ('onnx', 'onnxoptimizer')}
 
 
 class TensorForward(nn.Module):

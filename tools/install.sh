@@ -131,6 +131,7 @@ import brevitas, mmcv, mmcv.ops, mmdet, mmengine, mmpose.models, mmpretrain.mode
 import numpy as np
 import xtcocotools.mask as cocomask
 from mmpose.datasets.transforms import Albumentation
+import flake8, onnx, onnxoptimizer, onnxruntime, onnxscript, tensorboard  # make test
 import ausam_mm
 from mmcv.ops import nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])

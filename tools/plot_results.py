@@ -13,7 +13,7 @@ Three subcommands:
   (from ``tools/benchmark_speed.py --out``; without it, from the accuracy runs' own training
   CPU time).
 - ``selection``: what AUSAM chose in one run, read from its work dir: the score history in the
-  last checkpoint (``optimizer['ausam_history']``: per-sample DLP sum ``total`` and ``count``;
+  last checkpoint (``checkpoint['ausam']['history']``: per-sample DLP sum ``total`` and ``count``;
   each count is one DLP post, i.e. one selection, the warm-up epoch included) as a histogram of
   selection counts and a scatter of ADLP against count (mislabelled samples marked when the
   run left ``flipped.json``, as ``benchmark_accuracy.py --work-dir`` does), and the ``f_max``
@@ -41,6 +41,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ausam_mm.engine.ausam_hook import saved_state  # noqa: E402
 from ausam_mm.engine.checkpoint import load_checkpoint_file, resume_checkpoint_path  # noqa: E402
 from ausam_mm.engine.variants import VARIANTS  # noqa: E402
 
@@ -176,9 +177,10 @@ def read_history(work_dir: str) -> Tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(f'{work_dir} has no checkpoint (last_checkpoint); run with a '
                                 'CheckpointHook to plot its selections')
     checkpoint = load_checkpoint_file(path, map_location='cpu')
-    history = checkpoint.get('optimizer', {}).get('ausam_history')
-    if history is None:
-        raise KeyError(f'{path} holds no ausam_history in its optimizer state: not an AUSAM run')
+    state = saved_state(checkpoint)
+    if state is None:
+        raise KeyError(f'{path} holds no AUSAM score history: not an AUSAM run')
+    history = state['history']
     total = history['total'].double().numpy()
     count = history['count'].numpy()
     with np.errstate(invalid='ignore', divide='ignore'):

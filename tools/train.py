@@ -14,7 +14,9 @@ The interface of MMPose's ``tools/train.py``, plus:
 
 Examples:
     python tools/train.py configs/pose/simcc_res50_mpii-256x256_ausam.py
-    python tools/train.py mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py --ausam
+    python tools/train.py \\
+        mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py \\
+        --ausam
     bash tools/dist_train.sh CONFIG 8 --ausam ratio=0.3
 """
 import argparse

@@ -1,7 +1,7 @@
 """Per-sample score history: ADLP_i, the remembered loss change of each training sample.
 
-Owns the ``dataset index -> ADLP`` table of AUSAM.md ("A per-sample history over the whole
-training set"); plain PyTorch, no MMEngine. The optimizer wrapper posts DLPs into it, the
+Owns the ``dataset index -> ADLP`` table of docs/ausam.md ("The per-sample history"); plain
+PyTorch, no MMEngine. The optimizer wrapper posts DLPs into it, the
 batch sampler reads it.
 
 - ``beta=None`` (default): ADLP_i is the running mean of every DLP posted for sample i

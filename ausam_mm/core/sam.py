@@ -1,6 +1,6 @@
 """The SAM step in plain PyTorch: the ascent perturbation and the BatchNorm freeze.
 
-Owns the arithmetic of the SAM step of AUSAM.md (steps 2 to 5); knows nothing of
+Owns the arithmetic of docs/ausam.md, "The SAM step" (steps 2 to 4); knows nothing of
 MMEngine. The wrappers in :mod:`ausam_mm.engine` call these between the two passes.
 
     e   = rho * g / (||g||_2 + 1e-12)                     (SAM)

@@ -1,6 +1,6 @@
 """Which samples of a candidate batch get the SAM step: scores, probabilities and the draw.
 
-Owns AUSAM.md's "Selection" and "Schedule of the upper bound"; plain PyTorch, no MMEngine.
+Owns docs/ausam.md's "Selection" and "Schedule of the upper bound"; plain PyTorch, no MMEngine.
 
     f_max(e) = f_min + (f_max - f_min) * clip((e - ramp_start) / ramp_epochs, 0, 1)
     s_i      = f_min + (ADLP_i - min_B ADLP) / (max_B ADLP - min_B ADLP) * (f_max(e) - f_min)
@@ -160,4 +160,3 @@ def draw_seed(*keys: int) -> int:
 
 def generator_for(*keys: int) -> torch.Generator:
     return torch.Generator().manual_seed(draw_seed(*keys))
-

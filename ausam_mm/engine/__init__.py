@@ -1,6 +1,7 @@
-"""MMEngine glue: optimizer wrappers, the AUSAM batch sampler, the index-carrying dataset
-wrapper, and the checkpoint loader that never runs code from a file. Importing this module
-registers them."""
+"""MMEngine glue: optimizer wrappers, the AUSAM batch sampler, the hook that links them, the
+index-carrying dataset wrapper, and the checkpoint loader that never runs code from a file.
+Importing this module registers them."""
+from .ausam_hook import AUSAMHook
 from .ausam_optim_wrapper import AmpAUSAMOptimWrapper, AUSAMOptimWrapper
 from .ausam_sampler import AUSAMBatchSampler
 from .checkpoint import find_resume_checkpoint, load_checkpoint_file, resume_checkpoint_path
@@ -11,6 +12,7 @@ from .sam_optim_wrapper import AmpSAMOptimWrapper, SAMOptimWrapper
 
 __all__ = [
     'SAMOptimWrapper', 'AmpSAMOptimWrapper', 'AUSAMOptimWrapper', 'AmpAUSAMOptimWrapper',
-    'ESAMOptimWrapper', 'AmpESAMOptimWrapper', 'AUSAMBatchSampler', 'IndexedDataset',
-    'EpochSeedHook', 'find_resume_checkpoint', 'load_checkpoint_file', 'resume_checkpoint_path'
+    'ESAMOptimWrapper', 'AmpESAMOptimWrapper', 'AUSAMBatchSampler', 'AUSAMHook',
+    'IndexedDataset', 'EpochSeedHook', 'find_resume_checkpoint', 'load_checkpoint_file',
+    'resume_checkpoint_path'
 ]

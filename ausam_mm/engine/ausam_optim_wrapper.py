@@ -2,7 +2,8 @@
 
 The batch that arrives was already chosen by ``AUSAMBatchSampler``; this wrapper runs
 ``SAMOptimWrapper``'s step on it unchanged and, from the two forwards it already does, posts
-``DLP_i = |l_i(w + e) - l_i(w)|`` for every sample to the run's score history.
+``DLP_i = |l_i(w + e) - l_i(w)|`` for every sample to the run's score history, which
+``AUSAMHook`` hands it from the sampler (docs/ausam.md, "The link").
 """
 from typing import Any, Dict, List, Optional
 
@@ -15,7 +16,7 @@ from torch import Tensor
 
 from .amp import DeviceAmpOptimWrapper
 from ..core.history import ScoreHistory
-from .history_link import MISSING_SAMPLER, claim_history
+from .config_help import missing_hook
 from .indexed_dataset import INDEX_KEY, WEIGHT_KEY
 from .sam_optim_wrapper import SAMMixin, _Forward
 
@@ -95,36 +96,34 @@ def all_gather_posts(indices: List[int], dlp: Tensor):
 
 
 class AUSAMMixin(SAMMixin):
-    """SAM step + DLP posting. Arguments: those of :class:`SAMMixin` (default ``rho=0.1``).
+    """SAM step + DLP posting. Arguments: those of :class:`SAMMixin`.
 
     Note:
         Contracts: the model's loss-mode forward returns per-sample loss tensors of shape
         (B,) (``per_sample_loss``), and every data sample carries ``dataset_index``
         (``IndexedDataset``). Both are checked at every step; a mismatch raises, it never
-        writes scores to the wrong samples.
+        writes scores to the wrong samples. The history to post into is the sampler's, set by
+        ``AUSAMHook`` (:meth:`use_history`); a step without it raises with the config lines.
     """
 
-    def __init__(self, *args, rho: float = 0.1, **kwargs) -> None:
-        super().__init__(*args, rho=rho, **kwargs)
-        self.history: Optional[ScoreHistory] = claim_history()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.history: Optional[ScoreHistory] = None
+
+    def use_history(self, history: ScoreHistory) -> None:
+        """Post the DLPs into ``history`` (``AUSAMHook`` passes the sampler's)."""
+        self.history = history
 
     def _linked_history(self) -> ScoreHistory:
         if self.history is None:
-            self.history = claim_history()  # built before the sampler (outside a Runner)
-        if self.history is None:
-            raise RuntimeError(MISSING_SAMPLER.format(who=type(self).__name__))
+            raise RuntimeError(missing_hook(type(self).__name__))
         return self.history
 
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        if self.history is not None:
-            state['ausam_history'] = self.history.state_dict()
-        return state
-
     def load_state_dict(self, state_dict: dict) -> None:
-        saved = state_dict.pop('ausam_history', None)
-        if saved is not None:
-            self._linked_history().load_state_dict(saved)
+        if 'ausam_history' in state_dict:  # ausam_mm 0.1 kept it here; AUSAMHook takes it out
+            raise RuntimeError(
+                'this optimizer state holds a score history (a checkpoint of ausam_mm 0.1), '
+                'which AUSAMHook restores: ' + missing_hook(type(self).__name__))
         super().load_state_dict(state_dict)
 
     def _pass_loss(self, forward: _Forward, losses: Any, loss: Optional[Tensor] = None
@@ -162,6 +161,7 @@ class AUSAMOptimWrapper(AUSAMMixin, OptimWrapper):
         >>>     type='AUSAMOptimWrapper',
         >>>     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-3),
         >>>     rho=0.1)
+        >>> custom_hooks = [dict(type='AUSAMHook')]
         >>> train_dataloader = dict(
         >>>     batch_size=128,
         >>>     batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5),

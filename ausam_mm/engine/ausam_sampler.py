@@ -5,6 +5,9 @@ The inner sampler's indices are grouped into candidate batches of ``batch_size``
 augmented, so the data pipeline's cost falls with the compute's. Each draw is made when the
 DataLoader asks for the batch (scores posted meanwhile are used), from a generator seeded by
 (seed, epoch, batch, rank): runs are reproducible and resume exactly.
+
+The sampler owns the run's score history; ``AUSAMHook`` hands it to the optimizer wrapper, which
+posts the scores, and tells the sampler the epoch (docs/ausam.md, "The link").
 """
 import logging
 import math
@@ -22,8 +25,11 @@ from ..core.importance import draw_systematic, importance_weights, inclusion_pro
 from ..core.options import check_bool, check_int, check_real
 from ..core.selection import SelectionScore, build_score, draw_subset, generator_for, \
     subset_size
-from .history_link import offer_history
+from .config_help import missing_hook
 from .indexed_dataset import IndexedDataset, WeightedIndex
+
+#: defaults of the options of ``score='ausam'`` (docs/ausam.md, "Options and defaults")
+AUSAM_SCORE_DEFAULTS = dict(f_min=0.1, f_max=0.5, ramp_start=0, ramp_epochs=30)
 
 
 @DATA_SAMPLERS.register_module()
@@ -36,12 +42,13 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         batch_size: b, the candidate batch; MMEngine passes ``train_dataloader.batch_size``.
         drop_last: drop a last, incomplete candidate batch.
         ratio: fraction of each candidate batch that is loaded and gets the SAM step, (0, 1].
-        f_min, f_max, ramp_start, ramp_epochs: the probability range and its ramp (AUSAM.md);
-            used by ``score='ausam'``.
+        f_min, f_max, ramp_start, ramp_epochs: the probability range and its ramp
+            (docs/ausam.md, "Selection"); options of ``score='ausam'`` (defaults 0.1, 0.5, 0,
+            30), refused with any other score, which would not use them.
         warmup_epochs: epochs of full batches at the start, so that every sample gets a score.
         score: ``'ausam'`` (the paper), ``'uniform'`` (random-subset SAM, the ablation), any
             name registered with :func:`ausam_mm.core.selection.register_score`, a dict with
-            ``type`` and arguments, or an instance. A dict or instance overrides ``f_min`` etc.
+            ``type`` and arguments, or an instance (then ``f_min`` etc. go inside it).
         beta: ``None`` keeps the running mean of each sample's DLPs (default); a float in
             [0, 1) keeps an exponential moving average.
         seed: seed of the draws; default: the inner sampler's ``seed`` (shared by all ranks).
@@ -53,8 +60,11 @@ class AUSAMBatchSampler(Sampler[List[int]]):
             wrapper applies it. Default False: the paper's biased draw, no weights.
 
     The number of batches per epoch is that of a plain batch sampler, ``ceil(N_rank / b)``, so
-    iteration-based schedules are unchanged; ``warmup_epochs`` and the ramp count epochs of the
-    train loop (with ``InfiniteSampler``: ``ceil(N_rank / b)`` batches make an epoch).
+    iteration-based schedules are unchanged. ``warmup_epochs`` and the ramp count epochs from
+    ``start_iter`` (0, or the iteration where a run resumed from a checkpoint without scores):
+    in an epoch-based loop ``AUSAMHook`` calls :meth:`set_epoch` before every epoch; in an
+    iteration-based loop each pass over the data is an epoch (with ``InfiniteSampler``:
+    ``ceil(N_rank / b)`` batches).
 
     Examples:
         >>> train_dataloader = dict(
@@ -66,8 +76,9 @@ class AUSAMBatchSampler(Sampler[List[int]]):
     """
 
     def __init__(self, sampler: Sampler, batch_size: int, drop_last: bool = False,
-                 ratio: float = 0.5, f_min: float = 0.1, f_max: float = 0.5,
-                 ramp_start: float = 0, ramp_epochs: float = 30, warmup_epochs: int = 1,
+                 ratio: float = 0.5, f_min: Optional[float] = None,
+                 f_max: Optional[float] = None, ramp_start: Optional[float] = None,
+                 ramp_epochs: Optional[float] = None, warmup_epochs: int = 1,
                  score: Union[str, dict, SelectionScore] = 'ausam',
                  beta: Optional[float] = None, seed: Optional[int] = None,
                  importance_weights: bool = False) -> None:
@@ -90,20 +101,27 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.ratio = ratio
         self.warmup_epochs = warmup_epochs
         self.importance_weights = importance_weights
+        given = {k: v for k, v in dict(f_min=f_min, f_max=f_max, ramp_start=ramp_start,
+                                       ramp_epochs=ramp_epochs).items() if v is not None}
         if isinstance(score, str) and score == 'ausam':
-            score = dict(type='ausam', f_min=f_min, f_max=f_max, ramp_start=ramp_start,
-                         ramp_epochs=ramp_epochs)
+            score = dict(AUSAM_SCORE_DEFAULTS, type='ausam', **given)
+        elif given:
+            raise ValueError(
+                f"{sorted(given)} are options of score='ausam' and have no effect with "
+                f"score={score!r}: remove them, or give a score's own options inside "
+                "score=dict(type=..., ...).")
         self.score = build_score(score)
         self.seed = seed if seed is not None else getattr(sampler, 'seed', None)
         if self.seed is None:
             self.seed = sync_random_seed()
         self.rank, self.world_size = get_dist_info()
         self.infinite = isinstance(sampler, InfiniteSampler)
-        self._passes = 0  # __iter__ calls, the epoch of samplers that do not keep one
         self.message_hub = MessageHub.get_current_instance()
         self.history = ScoreHistory(len(dataset), beta=beta,
                                     fingerprint=dataset.fingerprint())
-        offer_history(self.history)
+        self.start_iter = 0  # AUSAM's epoch 0 starts at this iteration (AUSAMHook sets it)
+        self.linked = False  # set by AUSAMHook once the wrapper posts into ``history``
+        self._next_epoch = 0
         self._warn_degenerate()
 
     def _warn_degenerate(self) -> None:
@@ -126,31 +144,50 @@ class AUSAMBatchSampler(Sampler[List[int]]):
             n = math.ceil(n / self.world_size)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def _epoch(self, batch: int) -> int:
-        if self.infinite:
-            return batch // max(len(self), 1)
-        return getattr(self.sampler, 'epoch', self._passes - 1)
+    def link(self) -> None:
+        """Called by ``AUSAMHook`` once an AUSAM wrapper posts into :attr:`history`."""
+        self.linked = True
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch of the next pass (``AUSAMHook`` calls it before each epoch of an
+        epoch-based loop; without calls, each pass is the next epoch)."""
+        self._next_epoch = epoch
 
     def __iter__(self) -> Iterator[List[int]]:
-        self._passes += 1
+        epoch, self._next_epoch = self._next_epoch, self._next_epoch + 1
         candidates: List[int] = []
         batch = 0
         for index in self.sampler:
             candidates.append(index)
             if len(candidates) == self.batch_size:
-                yield self.select(candidates, self._epoch(batch), batch)
+                yield self.select(candidates, epoch, batch)
                 candidates, batch = [], batch + 1
         if candidates and not self.drop_last:
-            yield self.select(candidates, self._epoch(batch), batch)
+            yield self.select(candidates, epoch, batch)
 
     def select(self, candidates: List[int], epoch: int, batch: int) -> List[int]:
-        """The subset of one candidate batch (all of it during warm-up or when ratio is 1)."""
+        """The subset of one candidate batch (all of it during warm-up or when ratio is 1).
+
+        ``epoch`` and ``batch`` place it in the run (``epoch * len(self) + batch`` is its
+        iteration); AUSAM's own epoch, which drives warm-up and ramp, counts from
+        :attr:`start_iter`.
+        """
+        per_epoch = max(len(self), 1)
+        if self.infinite:  # one endless pass: the batch count makes the epochs
+            epoch, position = batch // per_epoch, batch
+        else:
+            position = epoch * per_epoch + batch
+        ausam_epoch = (position - self.start_iter) // per_epoch
         k = subset_size(self.ratio, len(candidates))
-        if epoch < self.warmup_epochs or k >= len(candidates):
+        if ausam_epoch < self.warmup_epochs or k >= len(candidates):
             return list(candidates)
-        probs = self.score.probabilities(self.history, torch.as_tensor(candidates), epoch)
+        # before AUSAMHook links (an iteration-based loop's workers prefetch before any hook
+        # runs) only draws from an empty history at epoch 0 are legitimate
+        if not self.linked and (ausam_epoch > 0 or self.history.coverage > 0):
+            raise RuntimeError(missing_hook('AUSAMBatchSampler'))
+        probs = self.score.probabilities(self.history, torch.as_tensor(candidates), ausam_epoch)
         generator = generator_for(self.seed, epoch, batch, self.rank)
-        for name, value in self.score.stats(epoch).items():
+        for name, value in self.score.stats(ausam_epoch).items():
             self.message_hub.update_scalar(f'train/ausam/{name}', value)
         if self.importance_weights:
             pi = inclusion_probabilities(probs, k)

@@ -11,11 +11,13 @@ who build configs in code::
 
 What changes: the optimizer wrapper's type (its optimizer, ``paramwise_cfg``, ``clip_grad`` and
 accumulation are kept; AMP stays AMP), and for AUSAM the train dataloader's batch sampler, the
-dataset wrapper that carries sample indices, and per-sample losses in the model (each
-framework adapter in :data:`PER_SAMPLE_ADAPTERS` rewrites the loss configs it knows); ESAM
-needs the per-sample losses only.
-``custom_imports`` gains ``ausam_mm``, so the dumped config reruns as is. Converting twice is
-the same as converting once.
+dataset wrapper that carries sample indices, ``AUSAMHook`` in ``custom_hooks`` (the link
+between sampler and wrapper) and per-sample losses in the model (each framework adapter in
+:data:`PER_SAMPLE_ADAPTERS` rewrites the loss configs it knows); ESAM needs the per-sample
+losses only. ``to_sam`` and ``to_esam`` on an AUSAM config take the sampler, the hook and the
+dataset wrapper out again (full batches; per-sample losses are averaged by MMEngine as
+before). ``custom_imports`` gains ``ausam_mm``, so the dumped config reruns as is. Converting
+twice is the same as converting once.
 """
 import inspect
 from typing import Any, Callable, Dict, List
@@ -24,7 +26,7 @@ from mmengine.config import Config, ConfigDict
 
 from .ausam_sampler import AUSAMBatchSampler
 from .esam_optim_wrapper import ESAMMixin
-from .sam_optim_wrapper import SAMMixin
+from .sam_optim_wrapper import DEFAULT_RHO, SAMMixin
 
 # Framework adapters (ausam_mm.pose, ausam_mm.cls) append functions that take the model config
 # (and the keyword ``batch_size``, the train dataloader's), rewrite its losses to per-sample
@@ -49,10 +51,11 @@ ESAM_OPTIONS = WRAPPER_OPTIONS | _arg_names(ESAMMixin.__init__)
 
 
 def to_sam(cfg: Config, **options: Any) -> List[str]:
-    """SAM on every sample: ``optim_wrapper`` becomes ``SAMOptimWrapper`` (or its AMP twin)."""
+    """SAM on every sample: ``optim_wrapper`` becomes ``SAMOptimWrapper`` (or its AMP twin);
+    an AUSAM config loses its batch sampler, ``AUSAMHook`` and ``IndexedDataset``."""
     _check_options(options, WRAPPER_OPTIONS, 'sam')
     changes = _set_wrapper(cfg, 'sam', options)
-    return changes + _add_import(cfg)
+    return changes + _remove_ausam_data(cfg) + _add_import(cfg)
 
 
 def to_ausam(cfg: Config, **options: Any) -> List[str]:
@@ -62,15 +65,18 @@ def to_ausam(cfg: Config, **options: Any) -> List[str]:
     sampler_opts = {k: v for k, v in options.items() if k in SAMPLER_OPTIONS}
     changes = _set_wrapper(cfg, 'ausam', wrapper_opts)
     changes += _set_sampler(cfg, sampler_opts)
+    changes += _add_hook(cfg)
     changes += _per_sample_losses(cfg)
     return changes + _add_import(cfg)
 
 
 def to_esam(cfg: Config, **options: Any) -> List[str]:
     """ESAM: ``ESAMOptimWrapper`` (or its AMP twin) and per-sample losses; the data pipeline
-    and the sampler stay as they are."""
+    stays as it is (an AUSAM config loses its batch sampler, ``AUSAMHook`` and
+    ``IndexedDataset``)."""
     _check_options(options, ESAM_OPTIONS, 'esam')
     changes = _set_wrapper(cfg, 'esam', options)
+    changes += _remove_ausam_data(cfg)
     changes += _per_sample_losses(cfg)
     return changes + _add_import(cfg)
 
@@ -120,8 +126,10 @@ def _set_wrapper(cfg: Config, kind: str, options: Dict) -> List[str]:
                          'known. Set the wrapper in the config by hand.')
     wrapper.type = new
     wrapper.update(options)
-    opts = ', '.join(f'{k}={v!r}' for k, v in options.items())
-    return [f'optim_wrapper.type: {old} -> {new}' + (f' ({opts})' if opts else '')]
+    # the radius in use, also when neither the config nor the command line sets it
+    shown = {'rho': wrapper.get('rho', DEFAULT_RHO), **options}
+    opts = ', '.join(f'{k}={v!r}' for k, v in shown.items())
+    return [f'optim_wrapper.type: {old} -> {new} ({opts})']
 
 
 def _set_sampler(cfg: Config, options: Dict) -> List[str]:
@@ -147,6 +155,33 @@ def _per_sample_losses(cfg: Config) -> List[str]:
     changes = []
     for adapt in PER_SAMPLE_ADAPTERS:
         changes += adapt(cfg.model, batch_size=cfg.train_dataloader.get('batch_size'))
+    return changes
+
+
+def _add_hook(cfg: Config) -> List[str]:
+    hooks = list(cfg.get('custom_hooks') or [])
+    if any(h.get('type') == 'AUSAMHook' for h in hooks):
+        return []
+    cfg.custom_hooks = hooks + [dict(type='AUSAMHook')]
+    return ["custom_hooks += [dict(type='AUSAMHook')] (links sampler and wrapper)"]
+
+
+def _remove_ausam_data(cfg: Config) -> List[str]:
+    changes = []
+    loader = cfg.get('train_dataloader') or {}
+    sampler = loader.get('batch_sampler')
+    if sampler is not None and sampler.get('type') == 'AUSAMBatchSampler':
+        loader.pop('batch_sampler')
+        changes.append('train_dataloader.batch_sampler removed (AUSAMBatchSampler): full batches')
+    dataset = loader.get('dataset')
+    if dataset is not None and dataset.get('type') == 'IndexedDataset':
+        loader.dataset = dataset.dataset
+        changes.append('train_dataloader.dataset: IndexedDataset unwrapped')
+    hooks = cfg.get('custom_hooks') or []
+    kept = [h for h in hooks if h.get('type') != 'AUSAMHook']
+    if len(kept) != len(hooks):
+        cfg.custom_hooks = kept
+        changes.append("custom_hooks: AUSAMHook removed")
     return changes
 
 

@@ -3,9 +3,9 @@
 MMEngine's ``BaseModel.train_step`` (and ``MMDistributedDataParallel.train_step``) runs the
 forward inside ``optim_wrapper.optim_context(model)`` and then calls
 ``optim_wrapper.update_params(loss)``. The wrapper records that forward's inputs while the
-context is open and, in ``update_params``, does the rest of the SAM step of AUSAM.md: ascent
-backward, ``w + e``, a second forward + backward on the same inputs (BatchNorm running
-statistics frozen), ``w`` restored, then the base optimizer's clipped step.
+context is open and, in ``update_params``, does the rest of the SAM step (docs/ausam.md, "The
+SAM step"): ascent backward, ``w + e``, a second forward + backward on the same inputs
+(BatchNorm running statistics frozen), ``w`` restored, then the base optimizer's clipped step.
 """
 import logging
 import math
@@ -24,6 +24,10 @@ from ..core.options import check_bool, check_int, check_real
 from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
     unstash_grads
 from .amp import DeviceAmpOptimWrapper
+
+#: one radius for SAM and AUSAM, so that switching between them keeps it (docs/ausam.md,
+#: "Defaults of the reference recipe" says why 0.05)
+DEFAULT_RHO = 0.05
 
 
 class _Forward:
@@ -48,11 +52,13 @@ class SAMMixin:
     """The SAM step, mixed into an MMEngine optimizer wrapper (fp32 or AMP).
 
     Args:
-        rho: SAM radius. Stored in every param group as ``'rho'`` (``setdefault``), so a param
-            group may carry its own and MMEngine's param schedulers can schedule it
+        rho: SAM radius (default 0.05 for SAM and AUSAM alike). Stored in every param group
+            as ``'rho'`` (``setdefault``), so a param group may carry its own and MMEngine's
+            param schedulers can schedule it
             (``dict(type='CosineAnnealingParamScheduler', param_name='rho', ...)``).
         adaptive: ASAM's elementwise scaling ``T = |w| + eta`` instead of plain SAM.
-        eta: ASAM's ``eta``.
+        eta: ASAM's ``eta`` (default 0.01); refused with ``adaptive=False``, where it would have
+            no effect.
         sync_perturbation: under DDP, all-reduce the first-pass gradient so that every rank
             perturbs by the same ``e`` (costs one extra all-reduce). Default: each rank perturbs
             by its own gradient (no communication), the second pass is synchronised.
@@ -74,11 +80,18 @@ class SAMMixin:
         from that micro-batch's gradient alone.
     """
 
-    def __init__(self, *args, rho: float = 0.05, adaptive: bool = False, eta: float = 0.01,
-                 sync_perturbation: bool = False, interval: int = 1, **kwargs) -> None:
+    def __init__(self, *args, rho: float = DEFAULT_RHO, adaptive: bool = False,
+                 eta: Optional[float] = None, sync_perturbation: bool = False,
+                 interval: int = 1, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         rho = check_real('rho', rho, low=0)
         self.rho = rho  # the configured value; the param groups' 'rho' is what the step uses
+        if eta is not None:
+            eta = check_real('eta', eta, low=0)
+            if not adaptive:
+                raise ValueError(f'`eta={eta}` is an option of ASAM and has no effect with '
+                                 'adaptive=False: remove it, or set adaptive=True.')
+        eta = 0.01 if eta is None else eta
         for i, group in enumerate(self.optimizer.param_groups):
             group.setdefault('rho', rho)
             check_real(f'rho of param group {i}', group['rho'], low=0)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional
 
 from mmengine.config import Config
 
+from .ausam_sampler import AUSAM_SCORE_DEFAULTS
 from .convert import ESAM_OPTIONS, SAMPLER_OPTIONS, WRAPPER_OPTIONS, to_ausam, to_esam, to_sam
 
 
@@ -87,6 +88,8 @@ def variant_options(name: str, **settings: Any) -> Dict[str, Any]:
                          f'{[variant.options[k] for k in clash]}; drop them from the settings '
                          'or pick another variant')
     accepted = CONVERSIONS[variant.conversion].options
+    if variant.options.get('score', 'ausam') != 'ausam':  # f_min, ramp_*: 'ausam' options
+        accepted = accepted - set(AUSAM_SCORE_DEFAULTS)
     options = dict(variant.options)
     options.update((k, v) for k, v in settings.items() if k in accepted)
     return options

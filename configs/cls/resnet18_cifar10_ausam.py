@@ -1,7 +1,8 @@
 # CIFAR-10 ResNet-18 with AUSAM: the wrapper, the sampler, the index-carrying dataset and the
 # per-sample loss change; everything else is resnet18_cifar10_sgd.py.
 _base_ = ['./resnet18_cifar10_sgd.py']
-optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.05)
+optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.1)
+custom_hooks = [dict(type='AUSAMHook')]  # links the sampler and the wrapper
 train_dataloader = dict(
     batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1, f_max=0.5,
                        ramp_epochs=30, warmup_epochs=1),

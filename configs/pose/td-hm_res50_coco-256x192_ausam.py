@@ -4,6 +4,7 @@
 _base_ = ['./td-hm_res50_coco-256x192_adam.py']
 custom_imports = dict(imports=['ausam_mm'], allow_failed_imports=False)
 optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.05)
+custom_hooks = _base_.custom_hooks + [dict(type='AUSAMHook')]  # links sampler and wrapper
 train_dataloader = dict(
     batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1, f_max=0.5,
                        ramp_epochs=30, warmup_epochs=1),
