@@ -227,3 +227,21 @@ def test_score_options_with_another_score_are_refused():
 def test_wrapper_keeps_no_history_in_its_state_dict(tmp_path, runner_cfg):
     runner = train(runner_cfg(tmp_path, epochs=1))
     assert 'ausam_history' not in runner.optim_wrapper.state_dict()
+
+
+# -- a dataloader rebuilt mid-run -------------------------------------------------------------
+
+def test_a_dataloader_rebuilt_mid_run_continues_the_score_history(tmp_path, runner_cfg):
+    """MMPose's YOLOXPoseModeSwitchHook (RTMO, YOLOX-Pose) builds a new train dataloader, so a
+    new AUSAMBatchSampler, before its last epochs: the new sampler must draw from the scores
+    the wrapper keeps posting (warm-up epoch: 32 posts, then 16 per epoch)."""
+    import mmpose.engine.hooks  # noqa: F401  (registers YOLOXPoseModeSwitchHook)
+    cfg = runner_cfg(tmp_path, epochs=3, log_level='INFO')
+    cfg['custom_hooks'] = [dict(type='mmpose.YOLOXPoseModeSwitchHook', num_last_epochs=1),
+                           *cfg.get('custom_hooks', [])]
+    runner = train(cfg)
+    assert 'the train dataloader was rebuilt' in log_of(runner)
+    sampler = runner.train_dataloader.batch_sampler
+    assert sampler.history is runner.optim_wrapper.history
+    assert int(sampler.history.count.sum()) == 32 + 2 * 16
+    assert selected_per_iter(runner) == [8] * 4 + [4] * 8

@@ -204,12 +204,16 @@ def test_amp_on_cpu_trains(dtype):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-@pytest.mark.skipif(hasattr(torch.amp, 'GradScaler'),
-                    reason=f'torch {torch.__version__} has a CPU GradScaler: AMP runs on the CPU')
-def test_amp_on_cpu_is_refused_naming_the_torch_that_has_it():
-    with pytest.raises(RuntimeError, match=r"AMP on the 'cpu' device needs torch >= 2\.3"):
-        build_optim_wrapper(ToyConvNet(), dict(type='AmpSAMOptimWrapper', rho=0.5,
-                                               optimizer=dict(type='SGD', lr=0.1)))
+def test_amp_on_cpu_builds_where_torch_has_a_cpu_scaler_and_else_names_that_torch():
+    """torch >= 2.3: a CPU GradScaler; torch 2.1/2.2: refused, naming the torch that has it."""
+    cfg = dict(type='AmpSAMOptimWrapper', rho=0.5, optimizer=dict(type='SGD', lr=0.1))
+    if hasattr(torch.amp, 'GradScaler'):
+        wrapper = build_optim_wrapper(ToyConvNet(), cfg)
+        assert isinstance(wrapper.loss_scaler, torch.amp.GradScaler)
+        assert wrapper.loss_scaler.is_enabled()
+    else:
+        with pytest.raises(RuntimeError, match=r"AMP on the 'cpu' device needs torch >= 2\.3"):
+            build_optim_wrapper(ToyConvNet(), cfg)
 
 
 @needs_cpu_amp

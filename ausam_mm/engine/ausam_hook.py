@@ -56,7 +56,8 @@ class AUSAMHook(Hook):
       history and the iteration at which AUSAM started.
     """
 
-    priority = 'NORMAL'
+    # after the hooks that rebuild the train dataloader in before_train_epoch (NORMAL)
+    priority = 'LOW'
 
     def __init__(self) -> None:
         self.sampler: Optional[AUSAMBatchSampler] = None
@@ -96,10 +97,34 @@ class AUSAMHook(Hook):
         sampler.start_iter = int(state.get('start_iter', 0))
 
     def before_train_epoch(self, runner) -> None:
+        sampler = getattr(runner.train_dataloader, 'batch_sampler', None)
+        if self.sampler is not None and sampler is not self.sampler:
+            self._relink(runner, sampler)
         # an iteration-based loop calls this once, possibly after its DataLoader has begun
         # drawing (worker prefetch): there the sampler counts its own passes
         if self.sampler is not None and not isinstance(runner.train_loop, IterBasedTrainLoop):
             self.sampler.set_epoch(runner.epoch)
+
+    def _relink(self, runner, sampler) -> None:
+        """A hook rebuilt the train dataloader mid-run (MMPose's ``YOLOXPoseModeSwitchHook``
+        does for RTMO and YOLOX-Pose): its new sampler continues the run's scores when it
+        draws from the same training set, else the scores start afresh and the log says so."""
+        if not isinstance(sampler, AUSAMBatchSampler):
+            raise RuntimeError(missing_sampler(type(sampler).__name__))
+        old = self.sampler.history
+        new = sampler.history
+        if old.size == new.size and new.fingerprint in (None, old.fingerprint):
+            sampler.history = old
+            runner.logger.info('AUSAMHook: the train dataloader was rebuilt; its new '
+                               'AUSAMBatchSampler continues the run\'s score history.')
+        else:
+            runner.optim_wrapper.use_history(new)
+            runner.logger.warning(
+                f'AUSAMHook: the train dataloader was rebuilt on another training set '
+                f'({new.size} samples, was {old.size}); AUSAM\'s scores start afresh.')
+        sampler.start_iter = self.sampler.start_iter
+        sampler.link()
+        self.sampler = sampler
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.sampler is not None:
