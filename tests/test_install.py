@@ -1,0 +1,36 @@
+"""`pip install` of the project into an environment that already runs it changes nothing else.
+
+README's "Add ausam_mm to your existing MMPose environment" promises that the one `pip install`
+line adds `ausam_mm` and installs or upgrades nothing else (`install_requires` asks only for what
+the code needs). This runs pip's resolver on this repository against the environment the suite
+runs in - both ends of the supported range (`make test`, `make test-compat`) - without
+installing anything and without an index: a requirement the environment does not satisfy makes
+pip fail or list another package.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pip_install_adds_only_ausam_mm(tmp_path):
+    report = tmp_path / 'report.json'
+    # --no-build-isolation: the metadata is built with the environment's setuptools, not one
+    # fetched from an index (the compat lock pins setuptools 69, which builds it as well)
+    cmd = [sys.executable, '-m', 'pip', 'install', '--dry-run', '--no-index',
+           '--no-build-isolation', '--disable-pip-version-check', '--quiet',
+           '--report', str(report), str(ROOT)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, (
+        f'pip cannot install ausam_mm into this environment without an index: '
+        f'{proc.stdout}{proc.stderr}')
+    installs = json.loads(report.read_text())['install']
+    names = sorted(item['metadata']['name'].lower().replace('_', '-') for item in installs)
+    assert names == ['ausam-mm'], f'pip would also install or change: {names}'
+    requires = installs[0]['metadata'].get('requires_dist', [])
+    # the framework packages stay optional extras; nothing core pins an exact version
+    core = [r for r in requires if 'extra ==' not in r]
+    assert not any('==' in r for r in core), core
+    assert any(r.startswith('torch') and '>=2.1' in r for r in core), core
