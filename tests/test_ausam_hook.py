@@ -77,14 +77,6 @@ def test_wrapper_without_sampler_names_the_config_lines(tmp_path, runner_cfg):
         model.train_step(toy_batch(), wrapper)
 
 
-def test_sampler_and_wrapper_without_the_hook_fail_at_the_first_step(tmp_path, runner_cfg):
-    cfg = runner_cfg(tmp_path, epochs=1, custom_hooks=[])
-    runner = Runner.from_cfg(Config(cfg))
-    with pytest.raises(RuntimeError, match=HOOK_LINE):
-        runner.train()
-    assert runner.iter == 0
-
-
 @pytest.mark.parametrize('optim', ['OptimWrapper', 'SAMOptimWrapper'])
 def test_sampler_with_a_wrapper_that_posts_no_scores_is_refused_at_start(
         tmp_path, runner_cfg, optim):
@@ -99,15 +91,22 @@ def test_sampler_with_a_wrapper_that_posts_no_scores_is_refused_at_start(
     assert runner.iter == 0
 
 
-def test_sampler_without_hook_refuses_before_its_first_subset(tmp_path, runner_cfg):
-    """No hook at all (a hand-written config): the warm-up's full batches train as with any
-    sampler, the first subset draw raises."""
-    cfg = runner_cfg(tmp_path, epochs=2, custom_hooks=[])
-    cfg['optim_wrapper']['type'] = 'SAMOptimWrapper'
+@pytest.mark.parametrize('optim', ['AUSAMOptimWrapper', 'SAMOptimWrapper'])
+@pytest.mark.parametrize('loop', ['epoch', 'iteration'])
+def test_sampler_without_hook_refuses_before_training(tmp_path, runner_cfg, optim, loop):
+    """No hook at all (a hand-written config): the first draw of the training loop raises,
+    before any step, the warm-up's full batches included (also with workers that prefetch
+    draws before any hook runs)."""
+    kwargs = (dict(epochs=2) if loop == 'epoch' else
+              dict(train_cfg=dict(by_epoch=False, max_iters=12), num_workers=2, n=64,
+                   sampler=dict(type='InfiniteSampler', shuffle=True)))
+    cfg = runner_cfg(tmp_path, custom_hooks=[], **kwargs)
+    cfg['optim_wrapper']['type'] = optim
     runner = Runner.from_cfg(Config(cfg))
     with pytest.raises(RuntimeError, match=r'AUSAMBatchSampler is not linked(.|\n)*' + HOOK_LINE):
         runner.train()
-    assert runner.iter == 4  # the warm-up epoch
+    assert runner.iter == 0
+    assert 'train/loss' not in runner.message_hub.log_scalars  # no step at all
 
 
 def test_sam_flag_on_an_ausam_config_trains_full_batches(tmp_path, runner_cfg):

@@ -172,6 +172,10 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         iteration); AUSAM's own epoch, which drives warm-up and ramp, counts from
         :attr:`start_iter`.
         """
+        if not self.linked and self.message_hub.get_info('loop_stage') == 'train':
+            # the Runner trains (RuntimeInfoHook set the stage) and no AUSAMHook linked us:
+            # refuse at the first draw, before a warm-up trains for nothing
+            raise RuntimeError(missing_hook('AUSAMBatchSampler'))
         per_epoch = max(len(self), 1)
         if self.infinite:  # one endless pass: the batch count makes the epochs
             epoch, position = batch // per_epoch, batch
@@ -182,7 +186,8 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         if ausam_epoch < self.warmup_epochs or k >= len(candidates):
             return list(candidates)
         # before AUSAMHook links (an iteration-based loop's workers prefetch before any hook
-        # runs) only draws from an empty history at epoch 0 are legitimate
+        # runs; a sampler used outside a Runner) only draws from an empty history at epoch 0
+        # are legitimate
         if not self.linked and (ausam_epoch > 0 or self.history.coverage > 0):
             raise RuntimeError(missing_hook('AUSAMBatchSampler'))
         probs = self.score.probabilities(self.history, torch.as_tensor(candidates), ausam_epoch)
