@@ -191,6 +191,29 @@ def test_resume_with_another_beta_says_which_one_is_used(runs):
     assert runner.optim_wrapper.history.beta is None
 
 
+def test_resume_with_other_sampler_options_logs_what_is_used(runs):
+    """The resume rule for the sampler: its options come from the config (state - the scores,
+    AUSAM's start - from the checkpoint); each one that differs is logged with the value used."""
+    cfg = resume_cfg(runs, 'sampler_options', split_checkpoint(runs), log_level='INFO')
+    cfg['train_dataloader']['batch_sampler'].update(ratio=0.25, f_max=0.6)
+    runner = train(cfg)
+    assert_resumed(runner, 2, 8)
+    log = log_of(runner)
+    assert ("AUSAMBatchSampler resumed: ratio=0.25 (the config's) is used; the checkpoint ran "
+            'ratio=0.5') in log
+    assert "f_max=0.6 (the config's) is used; the checkpoint ran f_max=0.5" in log
+    assert 'ran f_min=' not in log and 'ran warmup_epochs=' not in log  # unchanged
+    assert selected_per_iter(runner)[-4:] == [2] * 4  # the config's ratio draws 2 of 8
+    # a checkpoint written before the options were saved resumes without a word on them
+    old = split_checkpoint(runs)
+    del old['ausam']['sampler_options']
+    cfg = resume_cfg(runs, 'sampler_options_old', old, log_level='INFO')
+    cfg['train_dataloader']['batch_sampler'].update(ratio=0.25)
+    runner = train(cfg)
+    assert_resumed(runner, 2, 8)
+    assert 'AUSAMBatchSampler resumed' not in log_of(runner)
+
+
 def test_ausam_resumed_from_a_sam_checkpoint_warms_up_first(tmp_path, runner_cfg):
     """A SAM checkpoint has no scores: AUSAM warms up from the resumed epoch, then samples."""
     train(runner_cfg(tmp_path, optim='SAMOptimWrapper', epochs=2))

@@ -3,7 +3,7 @@ option, the value and what is accepted (``ratio='abc'`` fails where it is writte
 inside the first draw). Plain Python; the wrappers, the sampler and the scores call these."""
 import math
 from numbers import Integral, Real
-from typing import Any, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
 
 def _show(value: Any) -> str:
@@ -46,3 +46,17 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool) and type(value).__name__ != 'bool_':  # numpy.bool_ too
         raise TypeError(f'`{name}` must be True or False, got {_show(value)}')
     return bool(value)
+
+
+def option_changes(saved: Mapping[str, Any], current: Mapping[str, Any]
+                   ) -> List[Tuple[str, Any, Any]]:
+    """``(name, saved value, current value)`` of every option that differs between a
+    checkpoint's options and the config's (names only one side has are skipped: a score
+    changed for another has its own options)."""
+    return [(name, old, current[name]) for name, old in saved.items()
+            if name in current and current[name] != old]
+
+
+def config_value_used(name: str, saved: Any, current: Any) -> str:
+    """The log line's words for an option that resumes with the config's value."""
+    return f"{name}={current} (the config's) is used; the checkpoint ran {name}={saved}"

@@ -14,7 +14,7 @@ Scores are pluggable: subclass :class:`SelectionScore`, decorate it with
 :func:`register_score` and name it in the sampler's ``score=``; the sampler does not change.
 """
 import math
-from typing import Dict, Optional, Type, Union
+from typing import Any, Dict, Optional, Type, Union
 
 import numpy as np
 import torch
@@ -61,6 +61,14 @@ class SelectionScore:
     def stats(self, epoch: int) -> Dict[str, float]:
         """Scalars worth logging at ``epoch`` (e.g. the current ``f_max``)."""
         return {}
+
+    def options(self) -> Dict[str, Any]:
+        """The score's name and options (its public attributes that are plain values), saved
+        with a checkpoint so that a resumed run can say which of them changed."""
+        name = next((n for n, cls in SCORES.items() if cls is type(self)), type(self).__name__)
+        plain = (bool, int, float, str, type(None))
+        return dict(score=name, **{k: v for k, v in vars(self).items()
+                                   if not k.startswith('_') and isinstance(v, plain)})
 
 
 @register_score('uniform')

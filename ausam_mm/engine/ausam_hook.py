@@ -21,6 +21,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import IterBasedTrainLoop
 
+from ..core.options import config_value_used, option_changes
 from .ausam_optim_wrapper import AUSAMMixin
 from .ausam_sampler import AUSAMBatchSampler
 from .config_help import missing_sampler, not_ausam_wrapper
@@ -53,7 +54,8 @@ class AUSAMHook(Hook):
       warm-up and the ``f_max`` ramp follow the runner with or without
       ``DistSamplerSeedHook``.
     - ``before_save_checkpoint`` / ``after_load_checkpoint``: ``checkpoint['ausam']`` holds the
-      history and the iteration at which AUSAM started.
+      history, the iteration at which AUSAM started and the sampler's options (a resumed run
+      uses the config's and logs each one that differs, as the wrappers do).
     """
 
     # after the hooks that rebuild the train dataloader in before_train_epoch (NORMAL)
@@ -95,6 +97,12 @@ class AUSAMHook(Hook):
                 f'beta={saved_beta}.')
         sampler.history.load_state_dict(state['history'])
         sampler.start_iter = int(state.get('start_iter', 0))
+        # the resume rule (docs/reliability.md): the sampler's options come from the config;
+        # each one that differs from the checkpoint's is said (older checkpoints hold none)
+        for name, old, new in option_changes(state.get('sampler_options') or {},
+                                             sampler.options()):
+            runner.logger.warning(
+                f'AUSAMBatchSampler resumed: {config_value_used(name, old, new)}.')
 
     def before_train_epoch(self, runner) -> None:
         sampler = getattr(runner.train_dataloader, 'batch_sampler', None)
@@ -129,7 +137,8 @@ class AUSAMHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.sampler is not None:
             checkpoint[CHECKPOINT_KEY] = dict(history=self.sampler.history.state_dict(),
-                                              start_iter=self.sampler.start_iter)
+                                              start_iter=self.sampler.start_iter,
+                                              sampler_options=self.sampler.options())
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the AUSAM state for ``before_train`` (used only when the run resumes)."""

@@ -11,7 +11,7 @@ posts the scores, and tells the sampler the epoch (docs/ausam.md, "The link").
 """
 import logging
 import math
-from typing import Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 import torch
 from mmengine.dataset import InfiniteSampler
@@ -143,6 +143,14 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         if self.infinite:  # InfiniteSampler's len is the whole dataset's
             n = math.ceil(n / self.world_size)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def options(self) -> Dict[str, Any]:
+        """The configured options (the score's included), saved with the score history so that
+        a resumed run logs every one the config changed (``AUSAMHook``). ``beta`` belongs to
+        the history and resumes with it."""
+        return dict(batch_size=self.batch_size, drop_last=self.drop_last, ratio=self.ratio,
+                    warmup_epochs=self.warmup_epochs, **self.score.options(), seed=self.seed,
+                    importance_weights=self.importance_weights)
 
     def link(self) -> None:
         """Called by ``AUSAMHook`` once an AUSAM wrapper posts into :attr:`history`."""

@@ -20,7 +20,8 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import Tensor, nn
 
-from ..core.options import check_bool, check_int, check_real
+from ..core.options import check_bool, check_int, check_real, config_value_used, \
+    option_changes
 from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
     unstash_grads
 from .amp import DeviceAmpOptimWrapper
@@ -129,17 +130,13 @@ class SAMMixin:
         """The resume rule (docs/reliability.md): state comes from the checkpoint - ``rho`` lives
         in the optimizer's param groups and resumes with them, as ``lr`` does -, every other
         option from the config. Each value that differs is logged, with the one used."""
-        current = self.options()
-        for name, old in saved.items():
-            new = current.get(name, old)
-            if new == old:
-                continue
+        for name, old, new in option_changes(saved, self.options()):
             if name == 'rho':
                 note = (f'rho={old} continues from the checkpoint\'s param groups (optimizer '
                         f'state, like lr); the config\'s rho={new} is not used. To change rho '
                         "in a run, schedule it: dict(type=..., param_name='rho')")
             else:
-                note = f'{name}={new} (the config\'s) is used; the checkpoint ran {name}={old}'
+                note = config_value_used(name, old, new)
             print_log(f'{type(self).__name__} resumed: {note}.', logger='current',
                       level=logging.WARNING)
 
