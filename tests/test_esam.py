@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_amp, to_esam
-from conftest import run_train, toy_runner_cfg
+from conftest import needs_cpu_amp, run_train, toy_runner_cfg
 from toy import ToyConvNet, toy_batch
 
 
@@ -212,6 +212,7 @@ def test_train_tool_esam_flag(tmp_path):
     assert runner.message_hub.get_scalar('train/esam/selected').current() == 4
 
 
+@needs_cpu_amp
 def test_amp_on_cpu_trains():
     torch.manual_seed(0)
     model = ToyConvNet()

@@ -7,7 +7,7 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.amp import DeviceAmpOptimWrapper
-from conftest import toy_runner_cfg, train, weights
+from conftest import needs_cpu_amp, toy_runner_cfg, train, weights
 from test_reliability import NaNAtDataset  # noqa: F401  (registers it)
 from toy import ToyConvNet, toy_batch
 
@@ -24,7 +24,8 @@ def params(model):
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
-@pytest.mark.parametrize('kind', ['SAMOptimWrapper', 'AmpSAMOptimWrapper'])
+@pytest.mark.parametrize(
+    'kind', ['SAMOptimWrapper', pytest.param('AmpSAMOptimWrapper', marks=needs_cpu_amp)])
 def test_sam_updates_are_todays_sam_and_the_others_plain_steps(kind):
     """interval=3 against today's SAM wrapper (interval=1) and MMEngine's OptimWrapper taking
     turns on one optimizer: bit-identical weights, two forwards on SAM steps, one otherwise."""
