@@ -188,8 +188,8 @@ def test_mnist1d_study_pairs_seeds_tests_ausam_against_random_and_keeps_runs(tmp
               '--batch-size', '100', '--noise', '0.2', '--seeds', '0', '1', '2', '--out',
               str(out)]
     first = accuracy_tool.main(common + ['--variants', 'ausam_0.5', 'random_0.5'])
-    assert first['dataset'] == 'mnist1d' and first['settings']['train_size'] == 400
-    assert first['settings']['data'] == dict(num_samples=1000, train_split=0.4, data_seed=42)
+    assert first['dataset'] == 'mnist1d' and first['settings']['train_size'] == 500
+    assert first['settings']['data'] == dict(num_samples=1000, train_split=0.5, data_seed=42)
     row = first['summary']['0.2']['ausam_0.5']
     pair = row['paired']['random_0.5']
     acc = {v: [r['test_acc'] for r in first['runs'] if r['variant'] == v]
@@ -208,6 +208,19 @@ def test_mnist1d_study_pairs_seeds_tests_ausam_against_random_and_keeps_runs(tmp
     assert len(second['runs']) == 9 and 'base' in second['summary']['0.2']['ausam_0.5']['paired']
     with pytest.raises(ValueError, match='--keep-runs'):
         accuracy_tool.main(common[:-2] + ['--lr', '0.2', '--out', str(out), '--keep-runs'])
+    # a parallel process ran another seed: --merge folds both files into one, running nothing
+    study = common[:common.index('--seeds')]
+    part = tmp_path / 'seed3.json'
+    third = accuracy_tool.main(study + ['--seeds', '3', '--variants', 'base', '--out', str(part)])
+    merged = accuracy_tool.main(study + ['--seeds', '0', '1', '2', '3', '--variants', 'base',
+                                         '--out', str(tmp_path / 'all.json'),
+                                         '--merge', str(out), str(part)])
+    assert sorted(map(str, merged['runs'])) == sorted(map(str, second['runs'] + third['runs']))
+    assert merged['summary']['0.2']['base']['n'] == 4
+    assert merged['summary']['0.2']['ausam_0.5']['paired']['random_0.5']['n'] == 3
+    with pytest.raises(ValueError, match='--merge'):
+        accuracy_tool.main(study + ['--lr', '0.2', '--seeds', '3', '--variants', 'base',
+                                    '--out', str(tmp_path / 'x.json'), '--merge', str(part)])
     with pytest.raises(SystemExit):  # a digits option with mnist1d is refused, not ignored
         accuracy_tool.main(common + ['--test-fraction', '0.3'])
 
@@ -224,4 +237,9 @@ def test_accuracy_cost_plot_uses_per_seed_cpu_ratios_to_base(accuracy_report, tm
     assert plot_tool.family('sam') == ('sam', None)
     out = plot_tool.main(['accuracy-cost', '--accuracy', str(accuracy_json), str(accuracy_json),
                           '--out', str(tmp_path / 'cost.png')])
+    assert open(out, 'rb').read(8) == PNG_MAGIC
+    passes, _ = plot_tool.passes_cost(accuracy, '0.3')
+    assert passes == {'base': (1.0, 0.0), 'ausam_0.5': (1.0, 0.0)}
+    out = plot_tool.main(['accuracy-cost', '--accuracy', str(accuracy_json), '--cost', 'passes',
+                          '--out', str(tmp_path / 'passes.png')])
     assert open(out, 'rb').read(8) == PNG_MAGIC

@@ -1,4 +1,4 @@
-"""Test accuracy under label noise: base optimizer, SAM, AUSAM and random-subset SAM.
+"""Test accuracy under label noise: base optimizer, SAM, AUSAM, random-subset SAM, cheap SAMs.
 
 Real-data studies the CPU finishes in minutes, on one of two datasets (``--dataset``):
 
@@ -6,9 +6,10 @@ Real-data studies the CPU finishes in minutes, on one of two datasets (``--datas
   split once into train and test (stratified, fixed seed); a small 2D CNN.
 - ``mnist1d``: MNIST-1D (Greydanus, "Scaling down deep learning", the ``mnist1d`` package),
   digits drawn as 1D templates and procedurally padded, scaled, translated, sheared and
-  noised into length-40 signals; generated offline, the package's default split (5,000
-  samples, the first 4,000 for training), on which the package reports about 32 % for
-  logistic regression, 68 % for an MLP and 94 % for a CNN; a small 1D CNN.
+  noised into length-40 signals; generated offline (the package reports about 32 % for
+  logistic regression, 68 % for an MLP and 94 % for a CNN on its default split of 5,000
+  samples, 4,000 for training); the study's default: 4,000 samples, the first 2,000 for
+  training, batch 32, a small 1D CNN (docs/benchmarks.md says why).
 
 The training labels get symmetric noise (exactly that fraction of training samples gets a
 label drawn uniformly from the *other* classes; the test labels stay clean). An mmpretrain
@@ -16,12 +17,15 @@ label drawn uniformly from the *other* classes; the test labels stay clean). An 
 seed, with the same epochs, batch size, SGD (momentum, cosine LR per iteration) and initial
 weights; the variants (rows of ``ausam_mm/engine/variants.py``, applied with its
 ``apply_variant``: ``rho`` for all, ``ramp_epochs`` for the AUSAM ones) differ only by
-``ausam_mm.engine.convert.to_sam`` / ``to_ausam``:
+``ausam_mm.engine.convert.to_sam`` / ``to_ausam`` / ``to_esam``, e.g.:
 
 - ``base``: the plain ``OptimWrapper``;
 - ``sam``: ``SAMOptimWrapper`` on every sample;
 - ``ausam_0.5``: ``AUSAMOptimWrapper`` + ``AUSAMBatchSampler(ratio=0.5)`` (the paper's scores);
-- ``random_0.5``: the same with ``score='uniform'`` (random-subset SAM, the ablation).
+- ``random_0.5``: the same with ``score='uniform'`` (random-subset SAM, the ablation);
+- ``ausam_unbiased_0.5``: AUSAM's draw with importance weights (``importance_weights=True``);
+- ``sam_every_2``: SAM on every second step (``interval=2``), the base step between;
+- ``esam_0.5``: ``ESAMOptimWrapper(gamma=0.5)``, ESAM's sharpness-sensitive data selection.
 
 Reported per variant and noise level: mean +- std (over seeds) of the final test accuracy, of
 the training wall time (``runner.train()``) and of its CPU time (the process's own, which other
@@ -40,7 +44,9 @@ cannot go below p = 0.0625).
 Every setting has a per-dataset default (:data:`BENCHMARKS`); a flag overrides it for every
 variant alike. ``--out`` is rewritten after every run; ``--keep-runs`` reuses the runs an
 existing ``--out`` holds for the same dataset and settings (an interrupted study goes on where
-it stopped, or another variant joins a finished one) and refuses one made with other settings.
+it stopped, or another variant joins a finished one) and refuses one made with other settings;
+``--merge`` adds the runs of other ``--out`` files of the same study (processes run in parallel
+with other ``--seeds``, ``--noise`` or ``--variants``) the same way.
 
 Needs scikit-learn (digits) or mnist1d: ``pip install -e .[bench]``.
 
@@ -281,8 +287,8 @@ BENCHMARKS: Dict[str, Benchmark] = {
         epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, rho=0.1, width=16,
         noise=[0.0, 0.3], data=dict(test_fraction=0.5, split_seed=0))),
     'mnist1d': Benchmark('Mnist1dDataset', 'Mnist1dConvNet', lambda width: 10 * width, dict(
-        epochs=30, batch_size=128, lr=0.05, weight_decay=5e-4, rho=0.1, width=16,
-        noise=[0.0, 0.2], data=dict(num_samples=2500, train_split=0.4, data_seed=42))),
+        epochs=30, batch_size=32, lr=0.05, weight_decay=5e-4, rho=0.1, width=16,
+        noise=[0.0, 0.2], data=dict(num_samples=4000, train_split=0.5, data_seed=42))),
 }
 
 
@@ -464,8 +470,10 @@ def study_settings(args: argparse.Namespace) -> Dict:
                 ramp_epochs=args.ramp_epochs, warmup_epochs=1, data=args.data)
 
 
-def kept_runs(path: Optional[str], dataset: str, settings: Dict) -> Dict[Tuple, Dict]:
-    """The runs of an earlier ``--out`` of the same study, keyed by (variant, noise, seed)."""
+def kept_runs(path: Optional[str], dataset: str, settings: Dict,
+              flag: str = '--keep-runs') -> Dict[Tuple, Dict]:
+    """The runs of an earlier ``--out`` of the same study, keyed by (variant, noise, seed);
+    ``flag`` names the option that asked for them in the error."""
     if not path or not osp.isfile(path):
         return {}
     with open(path) as f:
@@ -473,9 +481,9 @@ def kept_runs(path: Optional[str], dataset: str, settings: Dict) -> Dict[Tuple, 
     mine = {k: v for k, v in old.get('settings', {}).items()
             if k not in ('noise', 'seeds', 'train_size', 'test_size')}
     if old.get('dataset') != dataset or mine != json.loads(json.dumps(settings)):
-        raise ValueError(f'--keep-runs: {path} holds a study of {old.get("dataset")!r} with '
+        raise ValueError(f'{flag}: {path} holds a study of {old.get("dataset")!r} with '
                          f'settings {mine}, not of {dataset!r} with {settings}; pass another '
-                         '--out or drop --keep-runs')
+                         f'file or drop {flag}')
     return {(r['variant'], r['noise'], r['seed']): r for r in old['runs']}
 
 
@@ -510,6 +518,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument('--out', help='write the results as JSON here (after every run)')
     parser.add_argument('--keep-runs', action='store_true',
                         help='reuse the runs of an existing --out made with the same settings')
+    parser.add_argument('--merge', nargs='+', default=[], metavar='JSON',
+                        help='also reuse the runs of these --out files of the same study (same '
+                        'dataset and settings), e.g. written by parallel processes that ran '
+                        'other --seeds, --noise or --variants; needs --out')
     args = parser.parse_args(argv)
     spec = BENCHMARKS[args.dataset]
     for key, value in spec.defaults.items():
@@ -526,8 +538,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             args.data[key] = value
     if args.ramp_epochs is None:
         args.ramp_epochs = round(0.15 * args.epochs, 2)
-    if args.keep_runs and not args.out:
-        parser.error('--keep-runs needs --out (the runs to keep)')
+    if (args.keep_runs or args.merge) and not args.out:
+        parser.error('--keep-runs and --merge need --out (where the kept runs go)')
+    missing = [path for path in args.merge if not osp.isfile(path)]
+    if missing:
+        parser.error(f'--merge: no such file {missing}')
     if args.threads:
         torch.set_num_threads(args.threads)
     register_backbone()
@@ -536,6 +551,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     test_size = len(dataset_cls('test', **args.data))
     settings = study_settings(args)
     done = kept_runs(args.out, args.dataset, settings) if args.keep_runs else {}
+    for path in args.merge:  # a run already kept (same variant, noise, seed) stays as it is
+        for key, run in kept_runs(path, args.dataset, settings, '--merge').items():
+            done.setdefault(key, run)
 
     runs: List[Dict] = []
 
@@ -568,7 +586,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                     name = f'{variant}_noise{noise:g}_seed{seed}'
                     if (variant, noise, seed) in done:
                         runs.append(done[(variant, noise, seed)])
-                        print(f'{name:<32} kept from {args.out}', flush=True)
+                        print(f'{name:<32} kept (--keep-runs, --merge)', flush=True)
                         continue
                     cfg = run_config(
                         args.dataset, variant, noise, seed, osp.join(root, name), args.epochs,

@@ -4,7 +4,9 @@ Three subcommands:
 
 - ``accuracy-cost``: test accuracy (mean +- std over seeds) against the training cost relative
   to the base optimizer (per-seed CPU-time ratio of ``runner.train()``, mean +- std; SAM or
-  the first variant when the study has no base runs), one
+  the first variant when the study has no base runs; with ``--cost passes``, the variants'
+  analytic forward + backward passes per step, ``variants.ideal_passes``, for studies whose
+  runs were timed under different loads), one
   panel per study and label-noise level (``tools/benchmark_accuracy.py --out`` files), one
   point per variant; the variants of one family at several ratios (``ausam_0.3``,
   ``ausam_0.5``, ...) are joined by a line.
@@ -43,7 +45,7 @@ import numpy as np  # noqa: E402
 
 from ausam_mm.engine.ausam_hook import saved_state  # noqa: E402
 from ausam_mm.engine.checkpoint import load_checkpoint_file, resume_checkpoint_path  # noqa: E402
-from ausam_mm.engine.variants import VARIANTS  # noqa: E402
+from ausam_mm.engine.variants import VARIANTS, ideal_passes  # noqa: E402
 
 
 def variant_label(variant: str) -> str:
@@ -134,16 +136,28 @@ def family(variant: str) -> Tuple[str, Optional[float]]:
         return variant, None
 
 
-def plot_accuracy_cost(studies: List[Dict], out: str) -> str:
-    """One panel per study and noise level: accuracy vs relative training cost."""
+def passes_cost(accuracy: Dict, noise: str) -> Tuple[Dict[str, Tuple[float, float]], str]:
+    """Per variant of the runs at ``noise``: its analytic passes per step (no spread), relative
+    to the base optimizer's one pass; the same shape as :func:`relative_cost`."""
+    names = dict.fromkeys(r['variant'] for r in accuracy['runs'] if f"{r['noise']:g}" == noise)
+    return {v: (ideal_passes(v), 0.0) for v in names}, 'base'
+
+
+def plot_accuracy_cost(studies: List[Dict], out: str, cost_from: str = 'cpu') -> str:
+    """One panel per study and noise level: accuracy vs relative training cost, measured
+    (``cost_from='cpu'``) or analytic (``'passes'``)."""
     panels = [(study, noise) for study in studies for noise in study['summary']]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
     for ax, (study, noise) in zip(axes[0], panels):
         rows = study['summary'][noise]
-        cost, ref = relative_cost(study, noise)
+        cost, ref = (relative_cost if cost_from == 'cpu' else passes_cost)(study, noise)
         lines: Dict[str, List[Tuple[float, float, str]]] = {}
+        same_x: Dict[float, int] = {}  # analytic costs coincide: dodge the points sideways
         for variant, r in rows.items():
             x, x_std = cost[variant]
+            if cost_from == 'passes':
+                same_x[x] = same_x.get(x, -1) + 1
+                x += 0.015 * same_x[x]
             ax.errorbar(x, 100 * r['acc_mean'], xerr=x_std, yerr=100 * r['acc_std'], fmt='o',
                         capsize=3, color=variant_color(variant), label=variant_label(variant))
             name, ratio = family(variant)
@@ -159,7 +173,8 @@ def plot_accuracy_cost(studies: List[Dict], out: str) -> str:
         seeds_text = f'{seeds[0]}' if len(seeds) == 1 else f'{seeds[0]} to {seeds[-1]}'
         ax.set_title(f"{dataset}, {100 * float(noise):g}% label noise "
                      f"({seeds_text} seeds per variant)", fontsize=10)
-        ax.set_xlabel(f'training CPU time / {variant_label(ref)} (same seed)', fontsize=8)
+        ax.set_xlabel(f'training CPU time / {variant_label(ref)} (same seed)' if cost_from == 'cpu'
+                      else 'forward + backward passes per step (base optimizer: 1)', fontsize=8)
         ax.set_ylabel('test accuracy % (mean +- std)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -295,6 +310,9 @@ def main(argv: Optional[List[str]] = None) -> str:
     ac.add_argument('--accuracy', required=True, nargs='+',
                     help='JSON files of benchmark_accuracy.py --out (one study each)')
     ac.add_argument('--out', required=True, help='PNG file to write')
+    ac.add_argument('--cost', choices=['cpu', 'passes'], default='cpu',
+                    help="x axis: the runs' CPU time relative to the base optimizer's (same "
+                    "seed), or each variant's analytic passes per step")
     sa = sub.add_parser('speed-accuracy', help='accuracy vs relative throughput')
     sa.add_argument('--accuracy', required=True, help='JSON of benchmark_accuracy.py --out')
     sa.add_argument('--speed', help='JSON of benchmark_speed.py --out')
@@ -304,7 +322,7 @@ def main(argv: Optional[List[str]] = None) -> str:
     sel.add_argument('--out', required=True, help='PNG file to write')
     args = parser.parse_args(argv)
     if args.command == 'accuracy-cost':
-        out = plot_accuracy_cost([load_json(p) for p in args.accuracy], args.out)
+        out = plot_accuracy_cost([load_json(p) for p in args.accuracy], args.out, args.cost)
     elif args.command == 'speed-accuracy':
         speed = load_json(args.speed) if args.speed else None
         out = plot_speed_accuracy(load_json(args.accuracy), speed, args.out)
