@@ -54,8 +54,9 @@ class AUSAMHook(Hook):
       warm-up and the ``f_max`` ramp follow the runner with or without
       ``DistSamplerSeedHook``.
     - ``before_save_checkpoint`` / ``after_load_checkpoint``: ``checkpoint['ausam']`` holds the
-      history, the iteration at which AUSAM started and the sampler's options (a resumed run
-      uses the config's and logs each one that differs, as the wrappers do).
+      history, the iteration at which AUSAM started, the sampler's options (a resumed run
+      uses the config's and logs each one that differs, as the wrappers do) and the subsets
+      the DataLoader's workers drew ahead of the checkpoint's iteration (replayed on resume).
     """
 
     # after the hooks that rebuild the train dataloader in before_train_epoch (NORMAL)
@@ -103,6 +104,33 @@ class AUSAMHook(Hook):
                                              sampler.options()):
             runner.logger.warning(
                 f'AUSAMBatchSampler resumed: {config_value_used(name, old, new)}.')
+        self._replay_draws_ahead(runner, sampler, state.get('draws_ahead'))
+
+    @staticmethod
+    def _replay_draws_ahead(runner, sampler: AUSAMBatchSampler, ahead: Optional[dict]
+                            ) -> None:
+        """The subsets the workers had drawn ahead of the resumed iteration, with the scores
+        of that moment, are trained again as drawn: the resumed run ends where the straight
+        run ends (docs/reliability.md, "Resume: where it is bit-exact")."""
+        if not ahead or not ahead['draws']:
+            return
+        if ahead['world_size'] != runner.world_size:
+            runner.logger.warning(
+                f'AUSAMHook: the checkpoint was written by {ahead["world_size"]} process(es), '
+                f'this run has {runner.world_size}: the {len(ahead["draws"])} subset(s) drawn '
+                'ahead of the resumed iteration are drawn again from the resumed scores.')
+            return
+        if runner.rank == 0:
+            sampler.replay(ahead['draws'])
+        runner.logger.info(
+            f'AUSAMHook: {len(ahead["draws"])} subset(s) the DataLoader had drawn ahead of '
+            f'iteration {runner.iter} are replayed from the checkpoint.')
+        if runner.world_size > 1:
+            runner.logger.warning(
+                f'AUSAMHook: only rank 0 saves checkpoints, so only its subsets drawn ahead of '
+                f'iteration {runner.iter} are replayed; the other {runner.world_size - 1} '
+                'rank(s) draw theirs again from the resumed scores, and this resume is not '
+                'bit-exact. train_dataloader.num_workers=0 draws nothing ahead (exact).')
 
     def before_train_epoch(self, runner) -> None:
         sampler = getattr(runner.train_dataloader, 'batch_sampler', None)
@@ -136,9 +164,13 @@ class AUSAMHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.sampler is not None:
-            checkpoint[CHECKPOINT_KEY] = dict(history=self.sampler.history.state_dict(),
-                                              start_iter=self.sampler.start_iter,
-                                              sampler_options=self.sampler.options())
+            # the subsets the DataLoader's workers drew ahead of the iteration a resume starts
+            # at (rank 0's: only rank 0 saves)
+            ahead = self.sampler.draws_ahead(checkpoint.get('meta', {}).get('iter', runner.iter))
+            checkpoint[CHECKPOINT_KEY] = dict(
+                history=self.sampler.history.state_dict(), start_iter=self.sampler.start_iter,
+                sampler_options=self.sampler.options(),
+                draws_ahead=dict(draws=ahead, world_size=runner.world_size))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the AUSAM state for ``before_train`` (used only when the run resumes)."""

@@ -28,6 +28,9 @@ from ..core.selection import SelectionScore, build_score, draw_subset, generator
 from .config_help import missing_hook
 from .indexed_dataset import IndexedDataset, WeightedIndex
 
+#: subsets the sampler remembers (far more than a DataLoader's workers draw ahead of training)
+KEEP_DRAWS = 1024
+
 #: defaults of the options of ``score='ausam'`` (docs/ausam.md, "Options and defaults")
 AUSAM_SCORE_DEFAULTS = dict(f_min=0.1, f_max=0.5, ramp_start=0, ramp_epochs=30)
 
@@ -122,6 +125,8 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.start_iter = 0  # AUSAM's epoch 0 starts at this iteration (AUSAMHook sets it)
         self.linked = False  # set by AUSAMHook once the wrapper posts into ``history``
         self._next_epoch = 0
+        self._drawn: Dict[int, list] = {}  # the last KEEP_DRAWS subsets, by iteration
+        self._replay: Dict[int, list] = {}  # subsets saved in a checkpoint, by iteration
         self._warn_degenerate()
 
     def _warn_degenerate(self) -> None:
@@ -189,6 +194,9 @@ class AUSAMBatchSampler(Sampler[List[int]]):
             epoch, position = batch // per_epoch, batch
         else:
             position = epoch * per_epoch + batch
+        replayed = self._replay.pop(position, None)
+        if replayed is not None:
+            return replayed
         ausam_epoch = (position - self.start_iter) // per_epoch
         k = subset_size(self.ratio, len(candidates))
         if ausam_epoch < self.warmup_epochs or k >= len(candidates):
@@ -206,6 +214,28 @@ class AUSAMBatchSampler(Sampler[List[int]]):
             pi = inclusion_probabilities(probs, k)
             chosen = draw_systematic(pi, generator)
             weights = importance_weights(pi, chosen).tolist()
-            return [WeightedIndex(candidates[i], w) for i, w in zip(chosen.tolist(), weights)]
-        chosen = draw_subset(probs, k, generator)
-        return [candidates[i] for i in chosen.tolist()]
+            subset = [WeightedIndex(candidates[i], w) for i, w in zip(chosen.tolist(), weights)]
+        else:
+            subset = [candidates[i] for i in draw_subset(probs, k, generator).tolist()]
+        self._drawn[position] = subset
+        while len(self._drawn) > KEEP_DRAWS:
+            del self._drawn[next(iter(self._drawn))]
+        return subset
+
+    # -- draws made ahead of training ----------------------------------------------------------
+
+    def draws_ahead(self, position: int) -> Dict[int, list]:
+        """The subsets drawn for iterations ``>= position``, as ``[indices, weights or
+        None]``. A DataLoader with workers draws ``prefetch_factor * num_workers`` batches
+        ahead of training, with the scores of that moment; a checkpoint keeps them so that a
+        resumed run trains on the same subsets (:meth:`replay`)."""
+        return {p: [[int(i) for i in subset],
+                    [i.weight for i in subset] if self.importance_weights else None]
+                for p, subset in self._drawn.items() if p >= position}
+
+    def replay(self, draws: Dict[int, list]) -> None:
+        """Yield the saved subsets (:meth:`draws_ahead` of the checkpoint) at their iterations
+        instead of drawing them again from the resumed scores."""
+        self._replay = {int(p): (list(indices) if weights is None else
+                                 [WeightedIndex(i, w) for i, w in zip(indices, weights)])
+                        for p, (indices, weights) in draws.items()}
