@@ -121,11 +121,29 @@ def test_speed_accuracy_plot_from_both_benchmarks_json(accuracy_report, tmp_path
     assert x_of['base'] == 1.0 and x_of['ausam_0.5'] == pytest.approx(
         speed['results']['ausam_0.5']['samples_per_s'] / speed['results']['base']['samples_per_s'])
     assert 'throughput' in label
-    for speed_arg in (['--speed', str(speed_json)], []):  # without speed: the runs' own times
-        out = tmp_path / f'sa{len(speed_arg)}.png'
+    res = speed['results']
+    cpu_of, cpu_label = plot_tool.relative_speed(speed, accuracy, '0.3', clock='cpu')
+    assert cpu_of['ausam_0.5'] == pytest.approx(
+        res['ausam_0.5']['samples_per_cpu_s'] / res['base']['samples_per_cpu_s'])
+    assert 'CPU time' in cpu_label and 'CPU time' not in label
+    # each turn's paired ratio; no SAM in this run, so no ratio to SAM
+    assert speed['turn_ratios']['ausam_0.5'] == {
+        'wall_vs_base': [pytest.approx(x_of['ausam_0.5'])],
+        'cpu_vs_base': [pytest.approx(cpu_of['ausam_0.5'])]}
+    with_speed = ['--speed', str(speed_json)]
+    for speed_arg in (with_speed, [], with_speed + ['--clock', 'cpu']):
+        out = tmp_path / f'sa{len(speed_arg)}.png'  # without speed: the runs' own times
         plot_tool.main(['speed-accuracy', '--accuracy', str(accuracy_json), *speed_arg,
                         '--out', str(out)])
         assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_speed_benchmark_refuses_timed_steps_that_split_an_interval(capsys):
+    # SAM every 2 over 3 timed steps would time 2 SAM steps or 1: the ratio would be off
+    with pytest.raises(SystemExit):
+        speed_tool.main(['--variants', 'base', 'sam_every_2', '--iters', '3'])
+    err = capsys.readouterr().err
+    assert "'sam_every_2' has interval=2, got --iters 3; use --iters 4" in err
 
 
 def test_logger_hook_carries_ausam_scalars_to_the_local_vis_backend(tmp_path):

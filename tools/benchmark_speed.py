@@ -182,6 +182,34 @@ def ratio_table(results: Dict[str, Dict]) -> str:
     return '\n'.join(lines)
 
 
+def turn_ratios(results: Dict[str, Dict]) -> Dict[str, Dict[str, List[float]]]:
+    """Each turn's ratio to SAM and to the base optimizer, in wall and in CPU time: the
+    variants of one turn ran back to back, so these pair off the machine's slow phases."""
+    spread = {}
+    for ref in ('sam', 'base'):
+        if ref not in results:
+            continue
+        for name, r in results.items():
+            for clock, key in (('wall', 'samples_per_s_turns'), ('cpu', 'samples_per_cpu_s_turns')):
+                spread.setdefault(name, {})[f'{clock}_vs_{ref}'] = [
+                    mine / theirs for mine, theirs in zip(r[key], results[ref][key])]
+    return spread
+
+
+def spread_table(spread: Dict[str, Dict[str, List[float]]]) -> str:
+    """min / median / max over the turns of each ratio."""
+    keys = sorted({k for ratios in spread.values() for k in ratios})
+    lines = [f"{'variant':<12} " + ' '.join(f'{k + " min/med/max":>24}' for k in keys)]
+    for name, ratios in spread.items():
+        cells = []
+        for k in keys:
+            v = ratios.get(k)
+            cells.append(f'{min(v):>7.3f} {statistics.median(v):>7.3f} {max(v):>7.3f}  '
+                         if v else f"{'-':>24}")
+        lines.append(f'{name:<12} ' + ' '.join(cells))
+    return '\n'.join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', nargs='?', help='MMEngine config; default: small conv net')
@@ -197,6 +225,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config (key=value)')
     args = parser.parse_args(argv)
+    for name in args.variants:  # SAM every k: the timed steps must hold whole cycles of k
+        interval = VARIANTS[name].options.get('interval', 1)
+        if args.iters % interval:
+            parser.error(f'--iters must be a multiple of the interval of every variant: '
+                         f'{name!r} has interval={interval}, got --iters {args.iters}; use '
+                         f'--iters {args.iters + interval - args.iters % interval}')
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -216,29 +250,40 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 runs[name].append(measure(cfg, args.skip))
                 print(f'round {turn + 1}/{args.rounds} {name:<12} '
                       f"{runs[name][-1]['samples_per_s']:.1f} samples/s", flush=True)
+            # the rounds done so far are a complete, smaller result: keep it should the run
+            # be stopped (a long CPU run of a large model)
+            report = summarise(args, runs, turn + 1)
+            if args.out:
+                os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+                with open(args.out, 'w') as f:
+                    json.dump(report, f, indent=2)
+    print(report['table'])
+    if report['turn_ratios']:
+        print(spread_table(report['turn_ratios']))
+    return report
 
+
+def summarise(args: argparse.Namespace, runs: Dict[str, List[Dict]], rounds: int) -> Dict:
+    """The report of the turns in ``runs``: medians over the turns, each turn's figures and its
+    paired ratios, the table."""
     results = {}
     for name, turns in runs.items():
         results[name] = dict(
             samples_per_s=statistics.median(t['samples_per_s'] for t in turns),
             samples_per_s_turns=[t['samples_per_s'] for t in turns],
             samples_per_cpu_s=statistics.median(t['samples_per_cpu_s'] for t in turns),
+            samples_per_cpu_s_turns=[t['samples_per_cpu_s'] for t in turns],
             passes_per_sample=turns[-1]['passes_per_sample'],
             peak_mem_mb=max((t['peak_mem_mb'] or 0) for t in turns) or None)
-    table = ratio_table(results)
-    print(table)
-    report = dict(
+    return dict(
         config=args.config or 'builtin: ResNet_CIFAR-18 (16 base channels), 32x32 crops',
-        batch_size=args.batch_size, iters=args.iters, rounds=args.rounds, amp=args.amp,
+        batch_size=args.batch_size, iters=args.iters, skip=args.skip, rounds=rounds,
+        rounds_asked=args.rounds, amp=args.amp,
         device=(torch.cuda.get_device_name() if torch.cuda.is_available()
                 else f'CPU ({platform.processor() or platform.machine()}, '
                      f'{torch.get_num_threads()} threads)'),
-        torch=torch.__version__, results=results, table=table)
-    if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(report, f, indent=2)
-    return report
+        torch=torch.__version__, results=results, table=ratio_table(results),
+        turn_ratios=turn_ratios(results))
 
 
 if __name__ == '__main__':

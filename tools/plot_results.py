@@ -12,8 +12,8 @@ Three subcommands:
   ``ausam_0.5``, ...) are joined by a line.
 - ``speed-accuracy``: test accuracy (mean +- std over seeds, one panel per label-noise level,
   from ``tools/benchmark_accuracy.py --out``) against throughput relative to the base optimizer
-  (from ``tools/benchmark_speed.py --out``; without it, from the accuracy runs' own training
-  CPU time).
+  (from ``tools/benchmark_speed.py --out``, wall or ``--clock cpu`` time; without it, from the
+  accuracy runs' own training CPU time).
 - ``selection``: what AUSAM chose in one run, read from its work dir: the score history in the
   last checkpoint (``checkpoint['ausam']['history']``: per-sample DLP sum ``total`` and ``count``;
   each count is one DLP post, i.e. one selection, the warm-up epoch included) as a histogram of
@@ -63,16 +63,22 @@ def load_json(path: str) -> Dict:
 
 # -- speed vs accuracy -----------------------------------------------------------------------
 
-def relative_speed(speed: Optional[Dict], accuracy: Dict, noise: str) -> Tuple[Dict, str]:
-    """Throughput of each variant relative to ``base``, and where it comes from."""
+def relative_speed(speed: Optional[Dict], accuracy: Dict, noise: str,
+                   clock: str = 'wall') -> Tuple[Dict, str]:
+    """Throughput of each variant relative to ``base``, and where it comes from; ``clock='cpu'``
+    takes the speed JSON's samples per process CPU second (the robust figure on a shared CPU)."""
     if speed is not None:
         res = speed['results']
         if 'base' not in res:
             raise ValueError('the speed JSON has no "base" variant to compare with; rerun '
                              'benchmark_speed.py with base among --variants')
-        base = res['base']['samples_per_s']
-        return ({k: v['samples_per_s'] / base for k, v in res.items()},
-                f"throughput / base ({speed.get('device', '?')}, batch {speed['batch_size']})")
+        if clock not in ('wall', 'cpu'):
+            raise ValueError(f"`clock` must be 'wall' or 'cpu', got {clock!r}")
+        key = 'samples_per_s' if clock == 'wall' else 'samples_per_cpu_s'
+        base = res['base'][key]
+        return ({k: v[key] / base for k, v in res.items()},
+                f"throughput / base{' (CPU time)' if clock == 'cpu' else ''} "
+                f"({speed.get('device', '?')}, batch {speed['batch_size']})")
     rows = accuracy['summary'][noise]
     if 'base' not in rows:
         raise ValueError('the accuracy JSON has no "base" variant; pass --speed instead')
@@ -83,13 +89,14 @@ def relative_speed(speed: Optional[Dict], accuracy: Dict, noise: str) -> Tuple[D
             '(the digits runs)')
 
 
-def plot_speed_accuracy(accuracy: Dict, speed: Optional[Dict], out: str) -> str:
+def plot_speed_accuracy(accuracy: Dict, speed: Optional[Dict], out: str,
+                        clock: str = 'wall') -> str:
     """One panel per noise level: accuracy (mean +- std) vs relative throughput."""
     levels = list(accuracy['summary'])
     fig, axes = plt.subplots(1, len(levels), figsize=(5 * len(levels), 4), squeeze=False)
     for ax, noise in zip(axes[0], levels):
         rows = accuracy['summary'][noise]
-        x_of, xlabel = relative_speed(speed, accuracy, noise)
+        x_of, xlabel = relative_speed(speed, accuracy, noise, clock)
         for variant, r in rows.items():
             if variant not in x_of:
                 continue
@@ -316,6 +323,8 @@ def main(argv: Optional[List[str]] = None) -> str:
     sa = sub.add_parser('speed-accuracy', help='accuracy vs relative throughput')
     sa.add_argument('--accuracy', required=True, help='JSON of benchmark_accuracy.py --out')
     sa.add_argument('--speed', help='JSON of benchmark_speed.py --out')
+    sa.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                    help="the speed JSON's wall-time or CPU-time throughput (shared CPU: cpu)")
     sa.add_argument('--out', required=True, help='PNG file to write')
     sel = sub.add_parser('selection', help="one AUSAM run's selections and f_max ramp")
     sel.add_argument('work_dir', help='the work dir of an AUSAM run (with a checkpoint)')
@@ -325,7 +334,7 @@ def main(argv: Optional[List[str]] = None) -> str:
         out = plot_accuracy_cost([load_json(p) for p in args.accuracy], args.out, args.cost)
     elif args.command == 'speed-accuracy':
         speed = load_json(args.speed) if args.speed else None
-        out = plot_speed_accuracy(load_json(args.accuracy), speed, args.out)
+        out = plot_speed_accuracy(load_json(args.accuracy), speed, args.out, args.clock)
     else:
         out = plot_selection(args.work_dir, args.out)
     print(f'wrote {out}')
