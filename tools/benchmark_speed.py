@@ -9,7 +9,13 @@ are far less noisy than wall time. Reported per variant: candidate samples per s
 per candidate sample counted by a forward hook (``forwards``: base 1, SAM 2, AUSAM 2 x ratio,
 SAM every 2 1.5, ESAM 2 + gamma, its ranking forward having no backward) and the analytic cost
 in forward + backward passes (``ideal``, :func:`~ausam_mm.engine.variants.ideal_passes`: ESAM
-1 + 1/3 + gamma). The table gives ratios to SAM and to the base optimizer; ``--out`` saves JSON.
+1 + 1/3 + gamma). The table gives ratios to SAM and to the base optimizer (of the medians over
+the turns), then each ratio's min / median / max over the turns (a turn's variants ran back to
+back, so its ratios pair them off the machine's slow phases). ``--out`` saves JSON, rewritten
+after every round: a long CPU run that is stopped keeps the rounds it finished. ``--iters``
+must be a multiple of every variant's ``interval`` (SAM every 2: as many SAM steps as plain
+ones are timed); AUSAM's warm-up is off (``warmup_epochs=0``, see below), and the ``--skip``
+iterations are never timed.
 
 Without a config it benchmarks a small conv net (mmpretrain ``ResNet_CIFAR``, depth 18, 16
 base channels) on generated 40x40 PNG images with a real pipeline (decode, random resized
