@@ -126,6 +126,7 @@ def test_speed_accuracy_plot_from_both_benchmarks_json(accuracy_report, tmp_path
     assert cpu_of['ausam_0.5'] == pytest.approx(
         res['ausam_0.5']['samples_per_cpu_s'] / res['base']['samples_per_cpu_s'])
     assert 'CPU time' in cpu_label and 'CPU time' not in label
+    assert speed['rounds'] == 1 and len(res['ausam_0.5']['samples_per_cpu_s_turns']) == 1
     # each turn's paired ratio; no SAM in this run, so no ratio to SAM
     assert speed['turn_ratios']['ausam_0.5'] == {
         'wall_vs_base': [pytest.approx(x_of['ausam_0.5'])],

@@ -12,7 +12,8 @@ in forward + backward passes (``ideal``, :func:`~ausam_mm.engine.variants.ideal_
 1 + 1/3 + gamma). The table gives ratios to SAM and to the base optimizer (of the medians over
 the turns), then each ratio's min / median / max over the turns (a turn's variants ran back to
 back, so its ratios pair them off the machine's slow phases). ``--out`` saves JSON, rewritten
-after every round: a long CPU run that is stopped keeps the rounds it finished. ``--iters``
+after every variant's turn: a long CPU run that is stopped keeps what it measured (``rounds``:
+the complete rounds; a variant's ``*_turns`` lists say how many turns it has). ``--iters``
 must be a multiple of every variant's ``interval`` (SAM every 2: as many SAM steps as plain
 ones are timed); AUSAM's warm-up is off (``warmup_epochs=0``, see below), and the ``--skip``
 iterations are never timed.
@@ -256,13 +257,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 runs[name].append(measure(cfg, args.skip))
                 print(f'round {turn + 1}/{args.rounds} {name:<12} '
                       f"{runs[name][-1]['samples_per_s']:.1f} samples/s", flush=True)
-            # the rounds done so far are a complete, smaller result: keep it should the run
-            # be stopped (a long CPU run of a large model)
-            report = summarise(args, runs, turn + 1)
-            if args.out:
-                os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-                with open(args.out, 'w') as f:
-                    json.dump(report, f, indent=2)
+                # what is measured so far is kept should the run be stopped (a long CPU run
+                # of a large model): the rounds done, and the variants of the round under way
+                report = summarise(args, {k: v for k, v in runs.items() if v},
+                                   min(len(v) for v in runs.values()))
+                if args.out:
+                    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+                    with open(args.out, 'w') as f:
+                        json.dump(report, f, indent=2)
     print(report['table'])
     if report['turn_ratios']:
         print(spread_table(report['turn_ratios']))
@@ -270,8 +272,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
 
 def summarise(args: argparse.Namespace, runs: Dict[str, List[Dict]], rounds: int) -> Dict:
-    """The report of the turns in ``runs``: medians over the turns, each turn's figures and its
-    paired ratios, the table."""
+    """The report of the turns in ``runs`` (``rounds`` of them complete): medians over the
+    turns, each turn's figures and its paired ratios, the table."""
     results = {}
     for name, turns in runs.items():
         results[name] = dict(
