@@ -95,7 +95,7 @@ if ! ls "$cache"/mmcv-"$mmcv_v"-*.whl >/dev/null 2>&1; then
     sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-$mmcv_v/setup.py"
     grep -q -- '-std=c++20' "$src/mmcv-$mmcv_v/setup.py"
   fi
-  echo "building mmcv with ops (13 to 34 min on 2 cores)..."
+  echo "building mmcv with ops (11 to 16 min on 2 idle cores, much longer under load)..."
   mkdir -p "$cache"
   # -g0: no debug info (Python's own CFLAGS ask for -g, which the ops do not need)
   CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} quiet_pip wheel -q --no-deps \
