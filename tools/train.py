@@ -20,6 +20,7 @@ Examples:
     bash tools/dist_train.sh CONFIG 8 --ausam ratio=0.3
 """
 import argparse
+import logging
 import os
 import os.path as osp
 from typing import Tuple
@@ -31,6 +32,10 @@ from mmengine.runner import Runner, find_latest_checkpoint
 import ausam_mm  # noqa: F401  (registers the wrappers, sampler and adapters)
 from ausam_mm.engine.checkpoint import find_resume_checkpoint
 from ausam_mm.engine.convert import add_epoch_seed_hook, to_amp, to_ausam, to_esam, to_sam
+
+#: the notes of ``--resume`` without a path: each says where the run resumes from another file
+#: than the latest checkpoint (an earlier one, a moved work dir), so each is a warning
+RESUME_NOTE = '--resume: '
 
 
 def parse_args(argv=None):
@@ -85,7 +90,7 @@ def merge_args(cfg: Config, args) -> list:
         load_from = args.resume
         if args.resume == 'auto':
             load_from, notes = find_resume_checkpoint(cfg.work_dir)
-            changes += [f'--resume: {note}' for note in notes]
+            changes += [RESUME_NOTE + note for note in notes]
         cfg.resume = load_from is not None
         cfg.load_from = load_from
     if args.sam is not None:
@@ -120,7 +125,8 @@ def main(argv=None):
     cfg, changes = load_config(args)
     runner = Runner.from_cfg(cfg)
     for change in changes:
-        print_log(f'[ausam_mm] {change}', logger='current')
+        level = logging.WARNING if change.startswith(RESUME_NOTE) else logging.INFO
+        print_log(f'[ausam_mm] {change}', logger='current', level=level)
     runner.train()
     checkpoint = find_latest_checkpoint(runner.work_dir)
     print(f'[ausam_mm] log: {runner.logger.log_file}\n'

@@ -125,8 +125,10 @@ def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
 
     The one ``last_checkpoint`` names (in this work dir if that was moved), else the newest
     ``epoch_N``/``iter_N`` file; an empty or truncated one is skipped for the next older intact
-    one, with a note. ``(None, notes)`` when the work dir has no checkpoint (training starts
-    from scratch, as in MMEngine); a work dir whose checkpoints are all damaged raises.
+    one, with a note naming both files. ``(None, notes)`` when the work dir has no checkpoint
+    (training starts from scratch, as in MMEngine); a work dir whose checkpoints are all
+    damaged raises. Each note is a departure from the latest checkpoint as recorded, so the
+    callers log them as warnings.
     """
     notes: List[str] = []
     if not osp.isdir(work_dir):
@@ -142,7 +144,10 @@ def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
         reason = damage(path)
         if reason is None:
             if path != candidates[0]:
-                notes.append(f'resuming from {path} instead')
+                notes.append(
+                    f'resuming from {path} instead of {candidates[0]}, the latest checkpoint: '
+                    'the run goes on from an earlier point than the latest one, and trains '
+                    'again what came after it')
             return path, notes
         notes.append(f'checkpoint {path} {reason}; skipped')
     if candidates:
