@@ -5,6 +5,9 @@ import sys
 
 import pytest
 import torch
+from mmengine.config import Config
+
+from conftest import toy_runner_cfg
 
 HERE = os.path.dirname(__file__)
 
@@ -40,3 +43,51 @@ def test_ranks_end_identical(tmp_path, optim, sync, interval):
         assert torch.equal(h0['total'], h1['total']) and torch.equal(h0['count'], h1['count'])
         # every rank's posts reached both: 32 samples in warm-up + 2 epochs of half batches
         assert int(h0['count'].sum()) == 32 + 16 + 16
+
+
+def dist_train(tmp_path, nodes, processes, *flags):
+    """``tools/dist_train.sh CONFIG PROCESSES FLAGS`` on ``nodes`` "nodes" of this machine
+    (``NNODES``, ``NODE_RANK``, one launcher each, all started together); returns each
+    rank's saved state."""
+    cfg = toy_runner_cfg(tmp_path / 'unused', optim='OptimWrapper', epochs=3, n=32,
+                         batch_size=8, custom_imports=dict(imports=['toy']),
+                         custom_hooks=[dict(type='SaveRankStateHook')],
+                         env_cfg=dict(dist_cfg=dict(backend='nccl')),  # MMEngine's default
+                         log_level='INFO')
+    cfg.pop('experiment_name')
+    config = str(tmp_path / 'toy_cfg.py')
+    Config(cfg).dump(config)
+    port = str(30500 + os.getpid() % 1000 + nodes)
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=HERE, PORT=port, NNODES=str(nodes),
+               MASTER_ADDR='127.0.0.1',
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ['PATH']]))
+    script = os.path.join(os.path.dirname(HERE), 'tools', 'dist_train.sh')
+    procs = [subprocess.Popen(['bash', script, config, str(processes), '--work-dir',
+                               str(tmp_path / 'work'), *flags],
+                              env=dict(env, NODE_RANK=str(node)), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+             for node in range(nodes)]
+    outputs = [proc.communicate(timeout=600)[0] for proc in procs]
+    for proc, out in zip(procs, outputs):
+        assert proc.returncode == 0, out[-6000:]
+    world = nodes * processes
+    return [torch.load(tmp_path / 'work' / f'rank{r}.pt', weights_only=True)
+            for r in range(world)], outputs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('nodes,processes', [(1, 2), (2, 1)])
+def test_dist_train_sh_on_cpus(tmp_path, nodes, processes):
+    """The real command line on a machine without a GPU: ``tools/train.py`` opens the gloo
+    process group itself (MMEngine's ``init_dist`` would call ``torch.cuda.set_device``) and
+    wraps the model for DDP without device ids; the ranks end identical."""
+    if torch.cuda.is_available():
+        pytest.skip('tests the path of machines without a GPU')
+    ranks, outputs = dist_train(tmp_path, nodes, processes, '--ausam', 'ratio=0.5')
+    r0, r1 = ranks
+    assert r0['world_size'] == r1['world_size'] == 2
+    assert all(torch.equal(r0['params'][k], r1['params'][k]) for k in r0['params'])
+    h0, h1 = r0['history'], r1['history']
+    assert torch.equal(h0['total'], h1['total']) and torch.equal(h0['count'], h1['count'])
+    assert int(h0['count'].sum()) == 32 + 16 + 16  # both ranks' posts reached both
+    assert 'no CUDA device: opened the gloo process group' in outputs[0]

@@ -3,10 +3,13 @@
 The model is a real ``mmengine.model.BaseModel`` (its own ``train_step``, data preprocessor and
 ``parse_losses``); the dataset returns ``dict(inputs, data_samples)`` like OpenMMLab packers.
 """
+import os
+
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, MODELS
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.registry import DATASETS, HOOKS, MODELS
 from mmengine.structures import BaseDataElement
 from torch import nn
 from torch.utils.data import Dataset
@@ -62,6 +65,20 @@ class ToyImageDataset(Dataset):
     def __getitem__(self, idx):
         return dict(inputs=self.images[idx].clone(),
                     data_samples=BaseDataElement(label=self.labels[idx].clone()))
+
+
+@HOOKS.register_module(force=True)
+class SaveRankStateHook(Hook):
+    """After the run, this rank's parameters and AUSAM score history to
+    ``work_dir/rank{R}.pt`` (the distributed tests compare the ranks)."""
+
+    def after_run(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        history = getattr(runner.optim_wrapper, 'history', None)
+        torch.save(dict(params={k: v.detach().clone() for k, v in model.named_parameters()},
+                        history=history.state_dict() if history is not None else None,
+                        world_size=runner.world_size),
+                   os.path.join(runner.work_dir, f'rank{runner.rank}.pt'))
 
 
 def toy_batch(n: int = 8, size: int = 8, seed: int = 0):

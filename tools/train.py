@@ -8,6 +8,8 @@ The interface of MMPose's ``tools/train.py``, plus:
 - ``--amp`` also switches the SAM, AUSAM and ESAM wrappers to their AMP twins.
 - every run gets ``EpochSeedHook`` (random draws re-seeded per epoch), so ``--resume`` at an
   epoch boundary is bit-exact, random augmentation included (docs/reliability.md).
+- ``--launcher pytorch`` (``tools/dist_train.sh``) also runs on machines without a GPU: DDP
+  over gloo on the CPU (``ausam_mm.engine.cpu_dist``).
 - ``--resume`` without a path takes the newest intact checkpoint of the work dir (also after
   the work dir was moved). Every checkpoint, resumed or ``load_from``, loads through an
   allow-list unpickler: no file runs code (``ausam_mm.engine.checkpoint``).
@@ -18,6 +20,7 @@ Examples:
         mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py \\
         --ausam
     bash tools/dist_train.sh CONFIG 8 --ausam ratio=0.3
+    NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 4 --ausam
 """
 import argparse
 import logging
@@ -32,6 +35,7 @@ from mmengine.runner import Runner, find_latest_checkpoint
 import ausam_mm  # noqa: F401  (registers the wrappers, sampler and adapters)
 from ausam_mm.engine.checkpoint import find_resume_checkpoint
 from ausam_mm.engine.convert import add_epoch_seed_hook, to_amp, to_ausam, to_esam, to_sam
+from ausam_mm.engine.cpu_dist import init_cpu_dist
 
 #: the notes of ``--resume`` without a path: each says where the run resumes from another file
 #: than the latest checkpoint (an earlier one, a moved work dir), so each is a warning
@@ -123,6 +127,7 @@ def load_config(args) -> Tuple[Config, list]:
 def main(argv=None):
     args = parse_args(argv)
     cfg, changes = load_config(args)
+    changes += init_cpu_dist(cfg)  # --launcher pytorch without a GPU
     runner = Runner.from_cfg(cfg)
     for change in changes:
         level = logging.WARNING if change.startswith(RESUME_NOTE) else logging.INFO
