@@ -44,6 +44,28 @@ def test_sampler_keeps_batches_per_epoch_and_draws_floor_ratio_b():
     assert [len(b) for b in list(sampler)] == [4, 4, 2]  # without set_epoch: the next epoch
 
 
+def test_sampler_state_dict_moves_its_run_to_another_sampler():
+    """state_dict/load_state_dict outside a Runner: the history, AUSAM's start and the subset
+    drawn ahead of the iteration in training go to a new sampler, which yields that subset
+    again (drawn with the old ratio) and draws the others with its own."""
+    a = sampler_for(n=16, batch_size=8, warmup_epochs=0, ramp_epochs=0)
+    a.history.post(torch.arange(16), torch.rand(16, generator=torch.Generator().manual_seed(0)))
+    a.start_at(1)
+    assert a.start_iter == 1
+    a.set_epoch(1)
+    drawn = list(a)  # iterations 2 and 3
+    a.message_hub.update_info('iter', 2)  # the Runner trains iteration 2: 3 is drawn ahead
+    state = a.state_dict()
+    assert set(state) == {'history', 'start_iter', 'options', 'draws_ahead', 'world_size'}
+    assert state['draws_ahead'] == {3: [drawn[1], None]} and state['start_iter'] == 1
+    b = sampler_for(n=16, batch_size=8, warmup_epochs=0, ramp_epochs=0, ratio=0.25)
+    b.load_state_dict(state)
+    assert torch.equal(b.history.count, a.history.count) and b.start_iter == 1
+    b.set_epoch(1)
+    again = list(b)
+    assert again[1] == drawn[1] and [len(x) for x in again] == [2, 4]
+
+
 def test_sampler_reads_scores_posted_during_the_epoch():
     sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0,
                           ramp_epochs=0, f_min=0.001, f_max=1.0)

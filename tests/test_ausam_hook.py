@@ -206,7 +206,9 @@ def test_resume_with_other_sampler_options_logs_what_is_used(runs):
     assert selected_per_iter(runner)[-4:] == [2] * 4  # the config's ratio draws 2 of 8
     # a checkpoint written before the options were saved resumes without a word on them
     old = split_checkpoint(runs)
-    del old['ausam']['sampler_options']
+    state = old['ausam']  # in the layout of ausam_mm 0.1.0 before it saved the options
+    old['ausam'] = dict(history=state['history'], start_iter=state['start_iter'],
+                        draws_ahead=dict(draws={}, world_size=1))
     cfg = resume_cfg(runs, 'sampler_options_old', old, log_level='INFO')
     cfg['train_dataloader']['batch_sampler'].update(ratio=0.25)
     runner = train(cfg)

@@ -43,7 +43,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ausam_mm.engine.ausam_hook import saved_state  # noqa: E402
+from ausam_mm.engine.upgrade import ausam_state  # noqa: E402
 from ausam_mm.engine.checkpoint import load_checkpoint_file, resume_checkpoint_path  # noqa: E402
 from ausam_mm.engine.variants import VARIANTS, ideal_passes  # noqa: E402
 
@@ -199,7 +199,7 @@ def read_history(work_dir: str) -> Tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(f'{work_dir} has no checkpoint (last_checkpoint); run with a '
                                 'CheckpointHook to plot its selections')
     checkpoint = load_checkpoint_file(path, map_location='cpu')
-    state = saved_state(checkpoint)
+    state = ausam_state(checkpoint)
     if state is None:
         raise KeyError(f'{path} holds no AUSAM score history: not an AUSAM run')
     history = state['history']

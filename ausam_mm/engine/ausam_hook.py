@@ -5,7 +5,8 @@ to draw each subset); the wrapper posts every step's DLPs into it. Nothing else 
 the hook, listed in the config, hands the sampler's history to the wrapper when training
 starts, tells the sampler the epoch before each epoch of an epoch-based loop (an
 iteration-based loop's sampler counts its own passes through the data), and saves and
-restores the history and the sampler's start with the run's checkpoints. ``--ausam`` and
+restores the sampler's state (:meth:`AUSAMBatchSampler.state_dict`) with the run's
+checkpoints, as MMEngine's ``EMAHook`` does with its model. ``--ausam`` and
 :func:`~ausam_mm.engine.convert.to_ausam` add it.
 
 Examples:
@@ -21,25 +22,13 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import IterBasedTrainLoop
 
-from ..core.options import config_value_used, option_changes
 from .ausam_optim_wrapper import AUSAMMixin
 from .ausam_sampler import AUSAMBatchSampler
 from .config_help import missing_sampler, not_ausam_wrapper
+from .upgrade import AUSAM_KEY, ausam_state, upgrade_ausam_state
 
-#: the checkpoint key of the hook's state (ausam_mm 0.1 kept the history in
-#: ``checkpoint['optimizer']['ausam_history']``; that form is still read)
-CHECKPOINT_KEY = 'ausam'
-LEGACY_KEY = 'ausam_history'
-
-
-def saved_state(checkpoint: dict) -> Optional[dict]:
-    """The AUSAM state of a checkpoint, ``dict(history=..., start_iter=...)``: its
-    ``checkpoint['ausam']``, or the 0.1 form (AUSAM started at iteration 0); None for a
-    checkpoint of a SAM or base-optimizer run."""
-    if CHECKPOINT_KEY in checkpoint:
-        return checkpoint[CHECKPOINT_KEY]
-    legacy = (checkpoint.get('optimizer') or {}).get(LEGACY_KEY)
-    return None if legacy is None else dict(history=legacy, start_iter=0)
+#: the checkpoint key of the sampler's state (:meth:`AUSAMBatchSampler.state_dict`)
+CHECKPOINT_KEY = AUSAM_KEY
 
 
 @HOOKS.register_module()
@@ -53,10 +42,11 @@ class AUSAMHook(Hook):
     - ``before_train_epoch``: ``sampler.set_epoch(runner.epoch)`` (epoch-based loops), so
       warm-up and the ``f_max`` ramp follow the runner with or without
       ``DistSamplerSeedHook``.
-    - ``before_save_checkpoint`` / ``after_load_checkpoint``: ``checkpoint['ausam']`` holds the
-      history, the iteration at which AUSAM started, the sampler's options (a resumed run
-      uses the config's and logs each one that differs, as the wrappers do) and the subsets
-      the DataLoader's workers drew ahead of the checkpoint's iteration (replayed on resume).
+    - ``before_save_checkpoint`` / ``after_load_checkpoint``: ``checkpoint['ausam']`` is the
+      sampler's :meth:`~AUSAMBatchSampler.state_dict` (the history, the iteration at which
+      AUSAM started, the options, the subsets drawn ahead), given back to its
+      :meth:`~AUSAMBatchSampler.load_state_dict` when the run resumes; the hook assigns no
+      attribute of the sampler.
     """
 
     # after the hooks that rebuild the train dataloader in before_train_epoch (NORMAL)
@@ -82,55 +72,15 @@ class AUSAMHook(Hook):
 
     def _restore(self, runner, sampler: AUSAMBatchSampler) -> None:
         state, self._loaded = self._loaded, None
-        if state is None:
-            sampler.start_iter = runner.iter
-            runner.logger.warning(
-                f'AUSAMHook: the resumed checkpoint holds no AUSAM scores (it was written by a '
-                f'SAM or base-optimizer run): AUSAM starts at epoch {runner.epoch} (iteration '
-                f'{runner.iter}) with {sampler.warmup_epochs} warm-up epoch(s) of full batches '
-                'and the f_max ramp counted from there.')
+        if state is not None:
+            sampler.load_state_dict(state)
             return
-        saved_beta = state['history'].get('beta')
-        if saved_beta != sampler.history.beta:
-            runner.logger.warning(
-                f'AUSAMHook: the checkpoint\'s score history has beta={saved_beta}, the config '
-                f'beta={sampler.history.beta}; the history continues with the checkpoint\'s '
-                f'beta={saved_beta}.')
-        sampler.history.load_state_dict(state['history'])
-        sampler.start_iter = int(state.get('start_iter', 0))
-        # the resume rule (docs/reliability.md): the sampler's options come from the config;
-        # each one that differs from the checkpoint's is said (older checkpoints hold none)
-        for name, old, new in option_changes(state.get('sampler_options') or {},
-                                             sampler.options()):
-            runner.logger.warning(
-                f'AUSAMBatchSampler resumed: {config_value_used(name, old, new)}.')
-        self._replay_draws_ahead(runner, sampler, state.get('draws_ahead'))
-
-    @staticmethod
-    def _replay_draws_ahead(runner, sampler: AUSAMBatchSampler, ahead: Optional[dict]
-                            ) -> None:
-        """The subsets the workers had drawn ahead of the resumed iteration, with the scores
-        of that moment, are trained again as drawn: the resumed run ends where the straight
-        run ends (docs/reliability.md, "Resume: where it is bit-exact")."""
-        if not ahead or not ahead['draws']:
-            return
-        if ahead['world_size'] != runner.world_size:
-            runner.logger.warning(
-                f'AUSAMHook: the checkpoint was written by {ahead["world_size"]} process(es), '
-                f'this run has {runner.world_size}: the {len(ahead["draws"])} subset(s) drawn '
-                'ahead of the resumed iteration are drawn again from the resumed scores.')
-            return
-        if runner.rank == 0:
-            sampler.replay(ahead['draws'])
-        runner.logger.info(
-            f'AUSAMHook: {len(ahead["draws"])} subset(s) the DataLoader had drawn ahead of '
-            f'iteration {runner.iter} are replayed from the checkpoint.')
-        if runner.world_size > 1:
-            runner.logger.warning(
-                f'AUSAMHook: only rank 0 saves checkpoints, so only its subsets drawn ahead of '
-                f'iteration {runner.iter} are replayed; the other {runner.world_size - 1} '
-                'rank(s) draw theirs again from the resumed scores, and this resume is not '
-                'bit-exact. train_dataloader.num_workers=0 draws nothing ahead (exact).')
+        sampler.start_at(runner.iter)
+        runner.logger.warning(
+            f'AUSAMHook: the resumed checkpoint holds no AUSAM scores (it was written by a '
+            f'SAM or base-optimizer run): AUSAM starts at epoch {runner.epoch} (iteration '
+            f'{runner.iter}) with {sampler.warmup_epochs} warm-up epoch(s) of full batches '
+            'and the f_max ramp counted from there.')
 
     def before_train_epoch(self, runner) -> None:
         sampler = getattr(runner.train_dataloader, 'batch_sampler', None)
@@ -147,32 +97,26 @@ class AUSAMHook(Hook):
         draws from the same training set, else the scores start afresh and the log says so."""
         if not isinstance(sampler, AUSAMBatchSampler):
             raise RuntimeError(missing_sampler(type(sampler).__name__))
-        old = self.sampler.history
-        new = sampler.history
-        if old.size == new.size and new.fingerprint in (None, old.fingerprint):
-            sampler.history = old
+        if sampler.continue_from(self.sampler):
             runner.logger.info('AUSAMHook: the train dataloader was rebuilt; its new '
                                'AUSAMBatchSampler continues the run\'s score history.')
         else:
-            runner.optim_wrapper.use_history(new)
+            runner.optim_wrapper.use_history(sampler.history)
             runner.logger.warning(
                 f'AUSAMHook: the train dataloader was rebuilt on another training set '
-                f'({new.size} samples, was {old.size}); AUSAM\'s scores start afresh.')
-        sampler.start_iter = self.sampler.start_iter
+                f'({sampler.history.size} samples, was {self.sampler.history.size}); '
+                'AUSAM\'s scores start afresh.')
         sampler.link()
         self.sampler = sampler
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.sampler is not None:
-            # the subsets the DataLoader's workers drew ahead of the iteration a resume starts
-            # at (rank 0's: only rank 0 saves)
-            ahead = self.sampler.draws_ahead(checkpoint.get('meta', {}).get('iter', runner.iter))
-            checkpoint[CHECKPOINT_KEY] = dict(
-                history=self.sampler.history.state_dict(), start_iter=self.sampler.start_iter,
-                sampler_options=self.sampler.options(),
-                draws_ahead=dict(draws=ahead, world_size=runner.world_size))
+            checkpoint[CHECKPOINT_KEY] = self.sampler.state_dict()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Keep the AUSAM state for ``before_train`` (used only when the run resumes)."""
-        self._loaded = saved_state(checkpoint)
-        (checkpoint.get('optimizer') or {}).pop(LEGACY_KEY, None)  # not the optimizer's
+        """Keep the sampler's state for ``before_train`` (used only when the run resumes)."""
+        self._loaded = ausam_state(checkpoint)
+        if self._loaded is None:  # ausam_mm 0.1 kept the history in the optimizer's state
+            legacy = (checkpoint.get('optimizer') or {}).pop('ausam_history', None)
+            if legacy is not None:
+                self._loaded = upgrade_ausam_state(dict(history=legacy, start_iter=0))

@@ -6,8 +6,10 @@ augmented, so the data pipeline's cost falls with the compute's. Each draw is ma
 DataLoader asks for the batch (scores posted meanwhile are used), from a generator seeded by
 (seed, epoch, batch, rank): runs are reproducible and resume exactly.
 
-The sampler owns the run's score history; ``AUSAMHook`` hands it to the optimizer wrapper, which
-posts the scores, and tells the sampler the epoch (docs/ausam.md, "The link").
+The sampler owns the run's score history and its resume state (:meth:`state_dict`);
+``AUSAMHook`` hands the history to the optimizer wrapper, which posts the scores, tells the
+sampler the epoch, and moves the sampler's state into and out of ``checkpoint['ausam']``
+(docs/ausam.md, "The link").
 """
 import logging
 import math
@@ -22,7 +24,8 @@ from torch.utils.data import Sampler
 
 from ..core.history import ScoreHistory
 from ..core.importance import draw_systematic, importance_weights, inclusion_probabilities
-from ..core.options import check_bool, check_int, check_real
+from ..core.options import check_bool, check_int, check_real, config_value_used, \
+    option_changes
 from ..core.selection import SelectionScore, build_score, draw_subset, generator_for, \
     subset_size
 from .config_help import missing_hook
@@ -122,8 +125,8 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.message_hub = MessageHub.get_current_instance()
         self.history = ScoreHistory(len(dataset), beta=beta,
                                     fingerprint=dataset.fingerprint())
-        self.start_iter = 0  # AUSAM's epoch 0 starts at this iteration (AUSAMHook sets it)
-        self.linked = False  # set by AUSAMHook once the wrapper posts into ``history``
+        self.start_iter = 0  # AUSAM's epoch 0 starts at this iteration (:meth:`start_at`)
+        self.linked = False  # :meth:`link`: an AUSAM wrapper posts into ``history``
         self._next_epoch = 0
         self._drawn: Dict[int, list] = {}  # the last KEEP_DRAWS subsets, by iteration
         self._replay: Dict[int, list] = {}  # subsets saved in a checkpoint, by iteration
@@ -160,6 +163,24 @@ class AUSAMBatchSampler(Sampler[List[int]]):
     def link(self) -> None:
         """Called by ``AUSAMHook`` once an AUSAM wrapper posts into :attr:`history`."""
         self.linked = True
+
+    def start_at(self, iteration: int) -> None:
+        """AUSAM's epoch 0 (its warm-up and ramp) starts at ``iteration``: a run resumed from
+        a checkpoint without scores (a SAM or base-optimizer run) calls it with the resumed
+        iteration."""
+        self.start_iter = check_int('iteration', iteration, low=0)
+
+    def continue_from(self, previous: 'AUSAMBatchSampler') -> bool:
+        """Continue the run of ``previous``, the sampler of a train dataloader that a hook
+        rebuilt mid-run: its start, and its score history (the same object, so the wrapper
+        keeps posting into it) when both draw from the same training set. Returns whether the
+        history was continued (if not, this sampler's fresh one is used)."""
+        old, new = previous.history, self.history
+        same = old.size == new.size and new.fingerprint in (None, old.fingerprint)
+        if same:
+            self.history = old
+        self.start_iter = previous.start_iter
+        return same
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch of the next pass (``AUSAMHook`` calls it before each epoch of an
@@ -222,20 +243,69 @@ class AUSAMBatchSampler(Sampler[List[int]]):
             del self._drawn[next(iter(self._drawn))]
         return subset
 
-    # -- draws made ahead of training ----------------------------------------------------------
+    # -- state: what a checkpoint keeps ------------------------------------------------------
 
-    def draws_ahead(self, position: int) -> Dict[int, list]:
-        """The subsets drawn for iterations ``>= position``, as ``[indices, weights or
-        None]``. A DataLoader with workers draws ``prefetch_factor * num_workers`` batches
-        ahead of training, with the scores of that moment; a checkpoint keeps them so that a
-        resumed run trains on the same subsets (:meth:`replay`)."""
-        return {p: [[int(i) for i in subset],
-                    [i.weight for i in subset] if self.importance_weights else None]
-                for p, subset in self._drawn.items() if p >= position}
+    def state_dict(self) -> Dict[str, Any]:
+        """The sampler's resume state, kept in ``checkpoint['ausam']`` by ``AUSAMHook``:
 
-    def replay(self, draws: Dict[int, list]) -> None:
-        """Yield the saved subsets (:meth:`draws_ahead` of the checkpoint) at their iterations
-        instead of drawing them again from the resumed scores."""
-        self._replay = {int(p): (list(indices) if weights is None else
-                                 [WeightedIndex(i, w) for i, w in zip(indices, weights)])
-                        for p, (indices, weights) in draws.items()}
+        - ``history``: the score history (:meth:`ScoreHistory.state_dict`);
+        - ``start_iter``: the iteration where AUSAM's epoch 0 started;
+        - ``options``: :meth:`options`, compared with the config's on resume;
+        - ``draws_ahead``: the subsets drawn for iterations after the one the Runner trains
+          (MessageHub's ``iter``), as ``{iteration: [indices, weights or None]}``: a
+          DataLoader with workers draws ``prefetch_factor * num_workers`` batches ahead of
+          training, with the scores of that moment, and a resumed run trains on the same
+          subsets (:meth:`load_state_dict`); ``world_size``: the processes that drew them.
+        """
+        trained = self.message_hub.get_info('iter')
+        first = 0 if trained is None else trained + 1
+        ahead = {p: [[int(i) for i in subset],
+                     [i.weight for i in subset] if self.importance_weights else None]
+                 for p, subset in self._drawn.items() if p >= first}
+        return dict(history=self.history.state_dict(), start_iter=self.start_iter,
+                    options=self.options(), draws_ahead=ahead, world_size=self.world_size)
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict`'s dict. The history and ``start_iter`` come from
+        it; the options from the config, and each one that differs is logged (the resume
+        rule, docs/reliability.md); the draws ahead are replayed when this run has as many
+        processes (docs/reliability.md, "Resume: where it is bit-exact")."""
+        saved_beta = state['history'].get('beta')
+        if saved_beta != self.history.beta:
+            print_log(f'AUSAMBatchSampler: the checkpoint\'s score history has beta={saved_beta}, '
+                      f'the config beta={self.history.beta}; the history continues with the '
+                      f'checkpoint\'s beta={saved_beta}.', logger='current',
+                      level=logging.WARNING)
+        self.history.load_state_dict(state['history'])
+        self.start_iter = int(state['start_iter'])
+        for name, old, new in option_changes(state['options'], self.options()):
+            print_log(f'AUSAMBatchSampler resumed: {config_value_used(name, old, new)}.',
+                      logger='current', level=logging.WARNING)
+        self._replay_draws_ahead(state['draws_ahead'], state['world_size'])
+
+    def _replay_draws_ahead(self, draws: Dict[int, list], world_size: int) -> None:
+        """Yield the saved subsets at their iterations instead of drawing them again from the
+        resumed scores, so that the resumed run ends where the straight run ends."""
+        self._replay = {}
+        if not draws:
+            return
+        if world_size != self.world_size:
+            print_log(f'AUSAMBatchSampler: the checkpoint was written by {world_size} '
+                      f'process(es), this run has {self.world_size}: the {len(draws)} '
+                      'subset(s) drawn ahead of the resumed iteration are drawn again from the '
+                      'resumed scores.', logger='current', level=logging.WARNING)
+            return
+        first = min(int(p) for p in draws)
+        if self.rank == 0:
+            self._replay = {int(p): (list(indices) if weights is None else
+                                     [WeightedIndex(i, w) for i, w in zip(indices, weights)])
+                            for p, (indices, weights) in draws.items()}
+        print_log(f'AUSAMBatchSampler: {len(draws)} subset(s) the DataLoader had drawn ahead of '
+                  f'iteration {first} are replayed from the checkpoint.', logger='current')
+        if self.world_size > 1:
+            print_log(f'AUSAMBatchSampler: only rank 0 saves checkpoints, so only its subsets '
+                      f'drawn ahead of iteration {first} are replayed; the other '
+                      f'{self.world_size - 1} rank(s) draw theirs again from the resumed '
+                      'scores, and this resume is not bit-exact. '
+                      'train_dataloader.num_workers=0 draws nothing ahead (exact).',
+                      logger='current', level=logging.WARNING)

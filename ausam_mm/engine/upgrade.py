@@ -1,0 +1,32 @@
+"""The one converter of older checkpoints: what ausam_mm 0.1.0 wrote, in today's format.
+
+``AUSAMHook`` reads ``checkpoint['ausam']`` through :func:`ausam_state`, so a checkpoint of
+0.1.0 resumes as it is; nothing else in the package knows an older layout. CHANGELOG.md
+lists what changed. Delete a layout here when its version is no longer supported.
+"""
+from typing import Any, Dict, Optional
+
+#: the checkpoint key of ``AUSAMBatchSampler.state_dict()``
+AUSAM_KEY = 'ausam'
+
+
+def upgrade_ausam_state(state: Dict[str, Any]) -> Dict[str, Any]:
+    """``checkpoint['ausam']`` as :meth:`AUSAMBatchSampler.state_dict` writes it today.
+
+    0.1.0 kept the options as ``sampler_options`` (absent in its earliest checkpoints: none
+    is compared) and the draws ahead as ``draws_ahead=dict(draws=..., world_size=...)``.
+    """
+    if 'options' in state:  # today's
+        return state
+    ahead = state.get('draws_ahead') or {}
+    return dict(history=state['history'], start_iter=int(state.get('start_iter', 0)),
+                options=dict(state.get('sampler_options') or {}),
+                draws_ahead=dict(ahead.get('draws') or {}),
+                world_size=int(ahead.get('world_size', 1)))
+
+
+def ausam_state(checkpoint: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The sampler's state in ``checkpoint``, upgraded; None for a checkpoint without AUSAM
+    scores (a SAM or base-optimizer run)."""
+    state = checkpoint.get(AUSAM_KEY)
+    return None if state is None else upgrade_ausam_state(state)
