@@ -49,7 +49,7 @@ def test_sampler_state_dict_moves_its_run_to_another_sampler():
     drawn ahead of the iteration in training go to a new sampler, which yields that subset
     again (drawn with the old ratio) and draws the others with its own."""
     a = sampler_for(n=16, batch_size=8, warmup_epochs=0, ramp_epochs=0)
-    a.history.post(torch.arange(16), torch.rand(16, generator=torch.Generator().manual_seed(0)))
+    a.history.update(torch.arange(16), torch.rand(16, generator=torch.Generator().manual_seed(0)))
     a.start_at(1)
     assert a.start_iter == 1
     a.set_epoch(1)
@@ -72,7 +72,7 @@ def test_sampler_reads_scores_posted_during_the_epoch():
     history = sampler.history
     dlp = torch.full((16,), 1e-6)
     dlp[[3, 5, 7, 11]] = 1.0  # four samples dominate
-    history.post(torch.arange(16), dlp)
+    history.update(torch.arange(16), dlp)
     counts = torch.zeros(16)
     for epoch in range(50):
         sampler.set_epoch(epoch)
@@ -196,7 +196,7 @@ def test_uniform_score_ignores_the_scores(tmp_path, runner_cfg):
     sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0, score='uniform')
     dlp = torch.full((16,), 1e-6)
     dlp[[3, 5, 7, 11]] = 1.0  # would dominate an 'ausam' draw (every one > 25 times)
-    sampler.history.post(torch.arange(16), dlp)
+    sampler.history.update(torch.arange(16), dlp)
     counts = torch.zeros(16)
     for epoch in range(50):
         sampler.set_epoch(epoch)

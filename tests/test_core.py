@@ -19,7 +19,7 @@ def test_history_is_the_running_mean_of_posted_dlps():
     for _ in range(50):
         idx = rng.integers(0, 10, size=6)  # repeats within a post count twice
         dlp = rng.random(6)
-        h.post(torch.as_tensor(idx), torch.as_tensor(dlp))
+        h.update(torch.as_tensor(idx), torch.as_tensor(dlp))
         for i, d in zip(idx, dlp):
             posted[int(i)].append(float(d))
     adlp = h.adlp()
@@ -34,8 +34,8 @@ def test_history_is_the_running_mean_of_posted_dlps():
 
 def test_history_ema_starts_at_first_observation_in_posting_order():
     h = ScoreHistory(3, beta=0.5)
-    h.post(torch.tensor([0, 0, 1]), torch.tensor([4.0, 2.0, 1.0]))
-    h.post(torch.tensor([0]), torch.tensor([1.0]))
+    h.update(torch.tensor([0, 0, 1]), torch.tensor([4.0, 2.0, 1.0]))
+    h.update(torch.tensor([0]), torch.tensor([1.0]))
     assert h.adlp()[0].item() == pytest.approx(0.5 * (0.5 * 4 + 0.5 * 2) + 0.5 * 1)
     assert h.adlp()[1].item() == 1.0
     assert math.isnan(h.adlp()[2])
@@ -44,8 +44,8 @@ def test_history_ema_starts_at_first_observation_in_posting_order():
 def test_history_rejects_foreign_indices_and_round_trips():
     h = ScoreHistory(4)
     with pytest.raises(IndexError, match='4'):
-        h.post(torch.tensor([4]), torch.tensor([1.0]))
-    h.post(torch.tensor([1, 2]), torch.tensor([0.5, 0.25]))
+        h.update(torch.tensor([4]), torch.tensor([1.0]))
+    h.update(torch.tensor([1, 2]), torch.tensor([0.5, 0.25]))
     other = ScoreHistory(4)
     other.load_state_dict(h.state_dict())
     assert torch.equal(other.total, h.total) and torch.equal(other.count, h.count)
@@ -64,7 +64,7 @@ def test_scaled_scores_formula_and_guards():
 
 def test_probability_ratio_is_bounded_by_f_max_over_f_min():
     h = ScoreHistory(50)
-    h.post(torch.arange(50), torch.rand(50) ** 4)
+    h.update(torch.arange(50), torch.rand(50) ** 4)
     p = AUSAMScore(0.1, 0.5, ramp_epochs=0).probabilities(h, torch.arange(50), epoch=3)
     assert p.sum().item() == pytest.approx(1.0)
     assert (p.max() / p.min()).item() == pytest.approx(5.0)
@@ -79,7 +79,7 @@ def test_f_max_ramp():
     assert f_max_at(0, 0.1, 0.5, 0, 0) == 0.5
     # during the ramp's first epoch every sample is as likely as any other
     h = ScoreHistory(4)
-    h.post(torch.arange(4), torch.tensor([0.1, 5.0, 1.0, 2.0]))
+    h.update(torch.arange(4), torch.tensor([0.1, 5.0, 1.0, 2.0]))
     p = AUSAMScore(0.1, 0.5, ramp_epochs=30).probabilities(h, torch.arange(4), epoch=0)
     assert torch.allclose(p, torch.full((4,), 0.25, dtype=torch.float64))
 

@@ -208,7 +208,7 @@ def test_train_tool_esam_flag(tmp_path):
                         'interval=2'])
     wrapper = runner.optim_wrapper
     assert type(wrapper).__name__ == 'ESAMOptimWrapper'
-    assert (wrapper.gamma, wrapper.interval, wrapper.sam_updates) == (0.5, 2, 4)
+    assert (wrapper.gamma, wrapper.interval, wrapper.optimizer_updates) == (0.5, 2, 4)
     assert runner.message_hub.get_scalar('train/esam/selected').current() == 4
 
 

@@ -95,7 +95,7 @@ def test_sampler_draws_are_unbiased_with_a_fixed_history_and_biased_without_weig
     for weighted in (True, False):
         sampler = sampler_for(b, b, ratio=0.25, warmup_epochs=0, ramp_epochs=0,
                               importance_weights=weighted)
-        sampler.history.post(torch.arange(b), adlp)
+        sampler.history.update(torch.arange(b), adlp)
         candidates = list(range(b))
         values = []
         for batch in range(draws):

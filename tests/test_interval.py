@@ -26,7 +26,7 @@ def params(model):
 
 @pytest.mark.parametrize(
     'kind', ['SAMOptimWrapper', pytest.param('AmpSAMOptimWrapper', marks=needs_cpu_amp)])
-def test_sam_updates_are_todays_sam_and_the_others_plain_steps(kind):
+def test_interval_updates_are_todays_sam_and_the_others_plain_steps(kind):
     """interval=3 against today's SAM wrapper (interval=1) and MMEngine's OptimWrapper taking
     turns on one optimizer: bit-identical weights, two forwards on SAM steps, one otherwise."""
     torch.manual_seed(0)
@@ -53,7 +53,7 @@ def test_sam_updates_are_todays_sam_and_the_others_plain_steps(kind):
         ref.train_step(batch, sam if step % 3 == 0 else plain)
     assert per_step == [2, 1, 1, 2, 1, 1, 2]
     assert active == [1, 0, 0, 1, 0, 0, 1]
-    assert wrapper.sam_updates == 7
+    assert wrapper.optimizer_updates == 7
     a, b = params(model), params(ref)
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
 
@@ -72,7 +72,7 @@ def test_interval_counts_optimizer_updates_not_micro_batches():
         model.train_step(toy_batch(seed=step), wrapper)
         per_call.append(len(forwards) - before)
     assert per_call == [2, 2, 1, 1, 2, 2, 1, 1]
-    assert wrapper.sam_updates == 4
+    assert wrapper.optimizer_updates == 4
 
 
 @pytest.mark.parametrize('bad,error,message', [
@@ -116,7 +116,7 @@ def test_resume_continues_the_interval_exactly(tmp_path, runner_cfg, optim):
     forwards = count_forwards(resumed.model)
     resumed.train()
     assert len(forwards) == 1 + 4  # it did resume: epoch 3 only, updates 8-11, SAM on 9
-    assert resumed.optim_wrapper.sam_updates == straight.optim_wrapper.sam_updates == 12
+    assert resumed.optim_wrapper.optimizer_updates == straight.optim_wrapper.optimizer_updates == 12
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -132,5 +132,5 @@ def test_a_plain_step_keeps_the_non_finite_rule(tmp_path, optim):
     with pytest.raises(FloatingPointError,
                        match=f'{optim}: the loss is nan at iteration 2 .*step was not taken'):
         runner.train()
-    assert runner.optim_wrapper.sam_updates == 1
+    assert runner.optim_wrapper.optimizer_updates == 1
     assert all(torch.isfinite(p).all() for p in runner.model.parameters())

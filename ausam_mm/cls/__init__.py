@@ -29,6 +29,7 @@ def per_sample_loss_class(loss_type: Any) -> Optional[type]:
     return loss_type if loss_type in known else None
 
 
+@PER_SAMPLE_ADAPTERS.register_module(name='mmpretrain', force=True)
 def per_sample_cls_losses(model_cfg: Any, path: str = 'model', **_) -> List[str]:
     """Set ``reduction='none'`` on every mmpretrain loss config under ``model_cfg``, in dicts
     and lists (their mean reduction makes the subset's loss an estimate of the batch's)."""
@@ -46,6 +47,3 @@ def per_sample_cls_losses(model_cfg: Any, path: str = 'model', **_) -> List[str]
         for i, value in enumerate(model_cfg):
             changes += per_sample_cls_losses(value, f'{path}[{i}]')
     return changes
-
-
-PER_SAMPLE_ADAPTERS.append(per_sample_cls_losses)

@@ -1,8 +1,8 @@
 """Per-sample score history: ADLP_i, the remembered loss change of each training sample.
 
 Owns the ``dataset index -> ADLP`` table of docs/ausam.md ("The per-sample history"); plain
-PyTorch, no MMEngine. The optimizer wrapper posts DLPs into it, the
-batch sampler reads it.
+PyTorch, no MMEngine. The optimizer wrapper updates it with each step's DLPs
+(:meth:`ScoreHistory.update`), the batch sampler reads it.
 
 - ``beta=None`` (default): ADLP_i is the running mean of every DLP posted for sample i
   (a float64 sum and a count per sample).
@@ -57,7 +57,7 @@ class ScoreHistory:
         value[count == 0] = float('nan')
         return value
 
-    def post(self, indices: Tensor, dlp: Tensor) -> None:
+    def update(self, indices: Tensor, dlp: Tensor) -> None:
         """Record one DLP per index. Indices may repeat (each occurrence counts)."""
         indices = torch.as_tensor(indices, dtype=torch.int64).flatten().cpu()
         dlp = torch.as_tensor(dlp, dtype=torch.float64).flatten().detach().cpu()

@@ -145,7 +145,7 @@ class AUSAMMixin(SAMMixin):
         at_w = per_sample_loss(forward.output, len(indices))
         at_e = per_sample_loss(second, len(indices))
         dlp = (at_e - at_w).detach().abs().double()
-        history.post(*all_gather_posts(indices, dlp))
+        history.update(*all_gather_posts(indices, dlp))
         hub = self.message_hub
         hub.update_scalar('train/ausam/selected', len(indices))
         hub.update_scalar('train/ausam/dlp_mean', float(dlp.mean()))

@@ -13,25 +13,30 @@ What changes: the optimizer wrapper's type (its optimizer, ``paramwise_cfg``, ``
 accumulation are kept; AMP stays AMP), and for AUSAM the train dataloader's batch sampler, the
 dataset wrapper that carries sample indices, ``AUSAMHook`` in ``custom_hooks`` (the link
 between sampler and wrapper) and per-sample losses in the model (each framework adapter in
-:data:`PER_SAMPLE_ADAPTERS` rewrites the loss configs it knows); ESAM needs the per-sample
-losses only. ``to_sam`` and ``to_esam`` on an AUSAM config take the sampler, the hook and the
-dataset wrapper out again (full batches; per-sample losses are averaged by MMEngine as
+the registry :data:`PER_SAMPLE_ADAPTERS` rewrites the loss configs it knows); ESAM needs the
+per-sample losses only. ``to_sam`` and ``to_esam`` on an AUSAM config take the sampler, the
+hook and the dataset wrapper out again (full batches; per-sample losses are averaged by MMEngine as
 before). ``custom_imports`` gains ``ausam_mm``, so the dumped config reruns as is. Converting
 twice is the same as converting once.
 """
 import inspect
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
+from mmengine.registry import Registry
 
 from .ausam_sampler import AUSAMBatchSampler
 from .esam_optim_wrapper import ESAMMixin
 from .sam_optim_wrapper import DEFAULT_RHO, SAMMixin
 
-# Framework adapters (ausam_mm.pose, ausam_mm.cls) append functions that take the model config
-# (and the keyword ``batch_size``, the train dataloader's), rewrite its losses to per-sample
-# ones in place and return a description of each change.
-PER_SAMPLE_ADAPTERS: List[Callable[[ConfigDict], List[str]]] = []
+#: Per-sample loss rewriters, one per framework adapter (``ausam_mm.pose``, ``ausam_mm.cls``
+#: register theirs when imported): functions that take the model config (and the keyword
+#: ``batch_size``, the train dataloader's), rewrite its losses to per-sample ones in place and
+#: return a description of each change. A new framework registers its own::
+#:
+#:     @PER_SAMPLE_ADAPTERS.register_module(name='mmdet')
+#:     def per_sample_det_losses(model_cfg, batch_size=None): ...
+PER_SAMPLE_ADAPTERS = Registry('per-sample loss adapter')
 
 _PLAIN = ('OptimWrapper', 'AmpOptimWrapper')
 _OURS = {
@@ -153,7 +158,7 @@ def _set_sampler(cfg: Config, options: Dict) -> List[str]:
 
 def _per_sample_losses(cfg: Config) -> List[str]:
     changes = []
-    for adapt in PER_SAMPLE_ADAPTERS:
+    for adapt in PER_SAMPLE_ADAPTERS.module_dict.values():
         changes += adapt(cfg.model, batch_size=cfg.train_dataloader.get('batch_size'))
     return changes
 

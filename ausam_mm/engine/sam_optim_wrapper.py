@@ -25,6 +25,7 @@ from ..core.options import check_bool, check_int, check_real, config_value_used,
 from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
     unstash_grads
 from .amp import DeviceAmpOptimWrapper
+from .upgrade import upgrade_optimizer_state
 
 #: one radius for SAM and AUSAM, so that switching between them keeps it (docs/ausam.md,
 #: "Defaults of the reference recipe" says why 0.05)
@@ -67,7 +68,7 @@ class SAMMixin:
             the base optimizer's single pass on the others (Composer's ``interval``): on
             average ``(interval + 1) / interval`` passes per step. 1 (default): SAM every step.
             Which update of the ``interval`` comes next is saved in ``state_dict``
-            (``'sam_updates'``), so resume continues the pattern exactly.
+            (``'optimizer_updates'``), so resume continues the pattern exactly.
 
     Note:
         Contract with the model: inside ``optim_context`` the model is called exactly once
@@ -100,13 +101,13 @@ class SAMMixin:
         self.eta = check_real('eta', eta, low=0)
         self.sync_perturbation = check_bool('sync_perturbation', sync_perturbation)
         self.interval = check_int('interval', interval, low=1)
-        self.sam_updates = 0  # optimizer updates made so far (the SAM ones and the plain ones)
+        self.optimizer_updates = 0  # every optimizer update so far, SAM and plain
         self._forward: Optional[_Forward] = None
 
     @property
     def sam_active(self) -> bool:
         """Whether the current optimizer update is a SAM one (all its micro-batches alike)."""
-        return self.sam_updates % self.interval == 0
+        return self.optimizer_updates % self.interval == 0
 
     def options(self) -> Dict[str, Any]:
         """The configured options, saved with the state to compare on resume."""
@@ -115,13 +116,14 @@ class SAMMixin:
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        state['sam_updates'] = self.sam_updates
+        state['optimizer_updates'] = self.optimizer_updates
         state['sam_options'] = self.options()
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = upgrade_optimizer_state(state_dict)
         # absent in checkpoints of MMEngine's wrappers: the next update is a SAM one
-        self.sam_updates = state_dict.pop('sam_updates', 0)
+        self.optimizer_updates = state_dict.pop('optimizer_updates', 0)
         saved = state_dict.pop('sam_options', None) or {}
         super().load_state_dict(state_dict)
         self._log_option_changes(saved)
@@ -204,7 +206,7 @@ class SAMMixin:
         if self.should_update():
             self.step(**(step_kwargs or {}))
             self.zero_grad(**(zero_kwargs or {}))
-            self.sam_updates += 1
+            self.optimizer_updates += 1
 
     def _sam_backward(self, forward: _Forward, loss: Tensor) -> None:
         """Add the SAM gradient of this batch to the parameters' gradients."""

@@ -1,7 +1,8 @@
 """The one converter of older checkpoints: what ausam_mm 0.1.0 wrote, in today's format.
 
-``AUSAMHook`` reads ``checkpoint['ausam']`` through :func:`ausam_state`, so a checkpoint of
-0.1.0 resumes as it is; nothing else in the package knows an older layout. CHANGELOG.md
+``AUSAMHook`` reads ``checkpoint['ausam']`` through :func:`ausam_state` and the SAM wrappers
+read their optimizer state through :func:`upgrade_optimizer_state`, so a checkpoint of 0.1.0
+resumes as it is; nothing else in the package knows an older layout. CHANGELOG.md
 lists what changed. Delete a layout here when its version is no longer supported.
 """
 from typing import Any, Dict, Optional
@@ -30,3 +31,13 @@ def ausam_state(checkpoint: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     scores (a SAM or base-optimizer run)."""
     state = checkpoint.get(AUSAM_KEY)
     return None if state is None else upgrade_ausam_state(state)
+
+
+def upgrade_optimizer_state(state: Dict[str, Any]) -> Dict[str, Any]:
+    """The SAM wrappers' ``state_dict()`` as written today (a copy when it changes): 0.1.0
+    named the count of optimizer updates ``sam_updates``; it is ``optimizer_updates``."""
+    if 'sam_updates' not in state:
+        return state
+    state = dict(state)
+    state['optimizer_updates'] = state.pop('sam_updates')
+    return state

@@ -6,7 +6,7 @@
 - :class:`PerImageYOLOXPoseHead`, :class:`PerImageRTMOHead`: the one-stage heads with one
   value per image for every loss key; :class:`PerSampleDWPoseDistiller`: DWPose distillation
   with per-sample losses.
-- :func:`per_sample_pose_losses`, appended to ``ausam_mm.engine.convert.PER_SAMPLE_ADAPTERS``:
+- :func:`per_sample_pose_losses`, registered in ``ausam_mm.engine.convert.PER_SAMPLE_ADAPTERS``:
   rewrites a pose model config so that every loss key is per sample (``docs/pose.md``).
 """
 from ..engine.convert import PER_SAMPLE_ADAPTERS
@@ -16,8 +16,7 @@ from .distiller import PerSampleDWPoseDistiller
 from .per_image_heads import PerImageRTMOHead, PerImageYOLOXPoseHead
 from .per_sample_loss import BATCH_COUNTS, BATCH_REDUCTIONS, PerSampleLoss, reduction_of
 
-if per_sample_pose_losses not in PER_SAMPLE_ADAPTERS:
-    PER_SAMPLE_ADAPTERS.append(per_sample_pose_losses)
+PER_SAMPLE_ADAPTERS.register_module(name='mmpose', module=per_sample_pose_losses, force=True)
 
 __all__ = ['PerSampleLoss', 'BATCH_REDUCTIONS', 'BATCH_COUNTS', 'reduction_of',
            'PER_SAMPLE_HEADS', 'ROW_HEADS', 'PER_IMAGE_HEADS', 'UNSPLIT_HEADS',
