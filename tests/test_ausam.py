@@ -182,6 +182,34 @@ def test_iter_based_resume_with_skipped_batches_is_exact(tmp_path, runner_cfg, s
     assert (replayed in log_of(resumed)) == (workers > 0)
 
 
+@pytest.mark.parametrize('persistent', [False, True])
+def test_short_epoch_with_workers_trains_and_resumes_exact(tmp_path, runner_cfg, persistent):
+    """An epoch of 2 batches (16 samples, batch 8), InfiniteSampler, 2 workers: MMEngine's
+    IterBasedTrainLoop builds the DataLoader iterator before any hook runs, and the workers'
+    prefetch (2 x 2 batches) draws past the warm-up epoch before AUSAMHook links the sampler.
+    Those draws use the (empty) history of that moment; the run trains, and resumed at
+    iteration 3 (one of them not yet trained) it ends bit-identical to the straight run."""
+    def cfg(work_dir, iters, **kw):
+        return runner_cfg(work_dir, n=16, train_cfg=dict(by_epoch=False, max_iters=iters),
+                          default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                                             interval=3, by_epoch=False)),
+                          num_workers=2, persistent_workers=persistent,
+                          sampler=dict(type='InfiniteSampler', shuffle=True), **kw)
+    straight = train(cfg(tmp_path / 'straight', 8))
+    selected = straight.message_hub.get_scalar('train/ausam/selected').data[0]
+    assert selected.astype(int).tolist() == [8, 8] + [4] * 6  # 1 warm-up epoch, then half
+    train(cfg(tmp_path / 'split', 3))
+    load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
+    resumed = train(cfg(tmp_path / 'split', 8, resume=True, load_from=load_from,
+                        log_level='INFO'))
+    assert_resumed(resumed, 0, 3)
+    a, b = weights(straight), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    h, g = history_of(straight), history_of(resumed)
+    assert torch.equal(h.count, g.count) and torch.equal(h.total, g.total)
+    assert int(h.count.sum()) == 16 + 6 * 4
+
+
 def test_workers_and_persistent_workers(tmp_path, runner_cfg):
     ref = train(runner_cfg(tmp_path / 'w0', epochs=3))
     runner = train(runner_cfg(tmp_path / 'w2', epochs=3, num_workers=2,

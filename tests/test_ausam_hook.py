@@ -92,13 +92,15 @@ def test_sampler_with_a_wrapper_that_posts_no_scores_is_refused_at_start(
 
 
 @pytest.mark.parametrize('optim', ['AUSAMOptimWrapper', 'SAMOptimWrapper'])
-@pytest.mark.parametrize('loop', ['epoch', 'iteration'])
+@pytest.mark.parametrize('loop', ['epoch', 'iteration', 'iteration-short-epoch'])
 def test_sampler_without_hook_refuses_before_training(tmp_path, runner_cfg, optim, loop):
     """No hook at all (a hand-written config): the first draw of the training loop raises,
     before any step, the warm-up's full batches included (also with workers that prefetch
-    draws before any hook runs)."""
+    draws before any hook runs, within the warm-up epoch or, with an epoch of 2 batches,
+    past it)."""
     kwargs = (dict(epochs=2) if loop == 'epoch' else
-              dict(train_cfg=dict(by_epoch=False, max_iters=12), num_workers=2, n=64,
+              dict(train_cfg=dict(by_epoch=False, max_iters=12), num_workers=2,
+                   n=64 if loop == 'iteration' else 16,
                    sampler=dict(type='InfiniteSampler', shuffle=True)))
     cfg = runner_cfg(tmp_path, custom_hooks=[], **kwargs)
     cfg['optim_wrapper']['type'] = optim

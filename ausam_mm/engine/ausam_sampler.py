@@ -208,7 +208,11 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         """
         if not self.linked and self.message_hub.get_info('loop_stage') == 'train':
             # the Runner trains (RuntimeInfoHook set the stage) and no AUSAMHook linked us:
-            # refuse at the first draw, before a warm-up trains for nothing
+            # refuse at the first draw, before a warm-up trains for nothing. Draws before the
+            # train stage are legitimate at any epoch: an iteration-based loop builds its
+            # DataLoader iterator, whose workers prefetch, before any hook runs (with a short
+            # epoch, past warm-up); they use the history as it is then (empty: uniform), as
+            # every draw ahead of training uses the scores of its moment, and resume alike.
             raise RuntimeError(missing_hook('AUSAMBatchSampler'))
         per_epoch = max(len(self), 1)
         if self.infinite:  # one endless pass: the batch count makes the epochs
@@ -222,11 +226,6 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         k = subset_size(self.ratio, len(candidates))
         if ausam_epoch < self.warmup_epochs or k >= len(candidates):
             return list(candidates)
-        # before AUSAMHook links (an iteration-based loop's workers prefetch before any hook
-        # runs; a sampler used outside a Runner) only draws from an empty history at epoch 0
-        # are legitimate
-        if not self.linked and (ausam_epoch > 0 or self.history.coverage > 0):
-            raise RuntimeError(missing_hook('AUSAMBatchSampler'))
         probs = self.score.probabilities(self.history, torch.as_tensor(candidates), ausam_epoch)
         generator = generator_for(self.seed, epoch, batch, self.rank)
         for name, value in self.score.stats(ausam_epoch).items():
