@@ -102,24 +102,8 @@ def runner_cfg():
     return toy_runner_cfg
 
 
-def load_tool(name):
-    """Import tools/<name>.py as a module (tools/ is scripts, not a package)."""
-    import importlib.util
-    path = os.path.join(os.path.dirname(__file__), '..', 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'ausam_tools_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_train(argv):
     """``tools/train.py`` in process, with a unique experiment name: MMEngine names a run by its
     config file and the second it starts, and runs sharing a name share logger and hub."""
-    import uuid
-    global _train_tool
-    if _train_tool is None:
-        _train_tool = load_tool('train')
-    return _train_tool.main(argv + ['--cfg-options', f'experiment_name=t{uuid.uuid4().hex[:8]}'])
-
-
-_train_tool = None
+    from ausam_mm.cli.train import main
+    return main(argv + ['--cfg-options', f'experiment_name=t{uuid.uuid4().hex[:8]}'])

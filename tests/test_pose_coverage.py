@@ -8,9 +8,7 @@ name their real loss keys and are explained in docs/pose.md.
 import os.path as osp
 
 from ausam_mm.pose import UNSPLIT_HEADS
-from conftest import load_tool
-
-tool = load_tool('pose_config_coverage')
+from ausam_mm.pose import coverage as tool
 DOCS = osp.join(osp.dirname(__file__), '..', 'docs', 'pose.md')
 
 CONVERTED = [

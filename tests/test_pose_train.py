@@ -18,11 +18,10 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_ausam
-from conftest import assert_resumed, load_tool, log_of, run_train, weights
+from ausam_mm.cli import train as train_tool
+from conftest import assert_resumed, log_of, run_train, weights
 from test_pose_data import (DATA, HEATMAP, MPII, estimator,  # noqa: F401
                             pipeline, runner_cfg)
-
-train_tool = load_tool('train')
 
 SIMCC_MPII = 'mmpose::body_2d_keypoint/simcc/mpii/simcc_res50_wo-deconv-8xb64-210e_mpii-256x256.py'
 HEATMAP_COCO = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'

@@ -23,7 +23,7 @@ from ausam_mm.core.torch_compat import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_sam
 from ausam_mm.quant import quant_parameters, quantize_model
-from conftest import assert_resumed, load_tool, train, weights
+from conftest import assert_resumed, train, weights
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'cls', '*.py')) +
@@ -325,25 +325,28 @@ def test_qat_resume_is_bit_exact(qat_runs):
 
 
 def test_export_qat_checkpoint(qat_runs, tmp_path, capsys):
-    export = load_tool('export_qat').main
+    from ausam_mm.quant.export import ExportError, export_qat_checkpoint, missing_packages
     work_dir = qat_runs['work_dir']
-    config = osp.join(work_dir, 'resnet18_cifar10_w4a4_ausam.py')  # dumped by the Runner
-    argv = [config, str(work_dir / 'epoch_3.pth'), '--shape', '3', '16', '16',
-            '--out', str(tmp_path / 'qat.onnx'), '--trust-checkpoint']
+    cfg = Config.fromfile(osp.join(work_dir, 'resnet18_cifar10_w4a4_ausam.py'))  # the Runner's
+    checkpoint, out = str(work_dir / 'epoch_3.pth'), str(tmp_path / 'qat.onnx')
+
+    def export(trust=True):
+        return export_qat_checkpoint(cfg, checkpoint, out, shape=(3, 16, 16), trust=trust)
     # requirements/lock.txt pins the `export` packages: there the export runs for real (the
     # torch 2.1 environment of `make test-compat` checks the refusals)
-    if load_tool('export_qat').missing_packages(torchscript=False):
-        with pytest.raises(SystemExit, match='pip install onnx onnxscript onnxoptimizer onnxrun'):
-            export(argv)
+    if missing_packages(torchscript=False):
+        with pytest.raises(ExportError, match='pip install onnx onnxscript onnxoptimizer onnxrun'):
+            export()
         return
     if not has_dynamo_onnx_export():
-        with pytest.raises(SystemExit, match=rf'needs torch >= {DYNAMO_ONNX_TORCH}.*--torchscript'):
-            export(argv)
+        with pytest.raises(ExportError,
+                           match=rf'needs torch >= {DYNAMO_ONNX_TORCH}.*--torchscript'):
+            export()
         pytest.skip(f'ONNX export through torch.export needs torch >= {DYNAMO_ONNX_TORCH}; this '
                     f'is torch {torch.__version__} (its refusal was checked)')
-    with pytest.raises(SystemExit, match='--trust-checkpoint'):
-        export(argv[:-1])  # torch's weights_only load refuses MMEngine's logger state
-    assert export(argv) == str(tmp_path / 'qat.onnx')
+    with pytest.raises(ExportError, match='--trust-checkpoint'):
+        export(trust=False)  # torch's weights_only load refuses MMEngine's logger state
+    assert export() == out
     printed = capsys.readouterr().out
     assert 'QuantizeLinear' in printed and osp.getsize(tmp_path / 'qat.onnx') > 0
     assert 'onnxruntime check passed' in printed

@@ -18,6 +18,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DATASETS, MODELS
 from mmengine.runner import Runner
 
+from ausam_mm.benchmark.synthetic import write_class_images
 from ausam_mm.core import ScoreHistory, build_score
 from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset, SAMOptimWrapper
 from conftest import run_train, toy_runner_cfg
@@ -240,10 +241,9 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
 def cifar_cfg(tmp_path, num_workers=0, persistent_workers=False):
     """An upstream mmpretrain CIFAR config, shrunk, on 16 generated images, with its random
     augmentation (RandomCrop with padding, RandomFlip)."""
-    from conftest import load_tool
     images = tmp_path / 'images'
     if not images.exists():
-        load_tool('benchmark_speed').make_demo_images(str(images), n=16, size=32)
+        write_class_images(str(images), n=16, size=32)
     path = tmp_path / f'cifar_{num_workers}_{persistent_workers}.py'
     path.write_text(f"""
 _base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']
@@ -317,12 +317,11 @@ def test_resume_with_other_options_logs_what_is_used(tmp_path):
 
 def test_resume_on_another_training_set_of_the_same_length_is_refused(tmp_path):
     """The scores are kept with a fingerprint of the data list; other images, same length."""
-    from conftest import load_tool
     cfg = cifar_cfg(tmp_path)
     run_train([cfg, '--work-dir', str(tmp_path / 'w'), '--ausam',
                '--cfg-options', 'train_cfg.max_epochs=1'])
     other = tmp_path / 'other'
-    load_tool('benchmark_speed').make_demo_images(str(other), n=16, size=32)
+    write_class_images(str(other), n=16, size=32)
     for path in sorted(p for p in other.rglob('*') if p.is_file()):
         path.rename(path.with_name('x' + path.name))  # other files, the same count
     with pytest.raises(ValueError, match='saved scores belong to another training set of 16'):

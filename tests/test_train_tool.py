@@ -10,6 +10,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DATA_SAMPLERS, OPTIM_WRAPPERS
 from mmengine.runner import Runner
 
+from ausam_mm.benchmark.synthetic import write_class_images
 from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
 from conftest import run_train as run
 from conftest import assert_resumed, log_of, toy_runner_cfg, weights
@@ -150,8 +151,7 @@ def test_mmpretrain_config_trains_with_ausam_flag(tmp_path):
     """An upstream mmpretrain config (its dataset swapped for generated images, its loss
     written with the registry scope) through tools/train.py --ausam: the loss becomes per
     sample and AUSAM runs."""
-    from conftest import load_tool
-    load_tool('benchmark_speed').make_demo_images(str(tmp_path / 'images'), n=32, size=32)
+    write_class_images(str(tmp_path / 'images'), n=32, size=32)
     cfg = tmp_path / 'cifar_tiny.py'
     cfg.write_text(f"""
 _base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']

@@ -1,11 +1,12 @@
-"""The variant table (ausam_mm/engine/variants.py) that the benchmarks, plots and demo share."""
+"""The variant table (ausam_mm/benchmark/variants.py) that the benchmarks, plots and demo share."""
 import pytest
 from mmengine.config import Config
 
 from ausam_mm.engine.convert import to_ausam, to_esam, to_sam
-from ausam_mm.engine.variants import (VARIANTS, apply_variant, ideal_passes, train_args,
-                                      uses_sampler, variant_options)
-from conftest import load_tool, toy_runner_cfg
+from ausam_mm.benchmark.variants import (VARIANTS, apply_variant, ideal_passes, train_args,
+                                         uses_sampler, variant_options)
+from ausam_mm.cli import train
+from conftest import toy_runner_cfg
 
 
 def plain_cfg(tmp_path):
@@ -33,7 +34,6 @@ def test_each_variant_is_its_conversion_with_the_settings_it_accepts(tmp_path):
 
 
 def test_train_args_rebuild_the_same_config_through_tools_train(tmp_path):
-    train = load_tool('train')
     for name in VARIANTS:
         cfg = plain_cfg(tmp_path)
         apply_variant(cfg, name, rho=0.2, ramp_epochs=3)

@@ -2,7 +2,7 @@
 
 ``configs/demo/tiny_pose_coco.py`` trains three times from the same initial weights (seed 0):
 as it is (Adam), with SAM and with AUSAM (ratio 0.5), the rows ``base``, ``sam`` and
-``ausam_0.5`` of ``ausam_mm/engine/variants.py``. Each run goes through ``tools/train.py``'s
+``ausam_0.5`` of ``ausam_mm/benchmark/variants.py``. Each run goes through ``tools/train.py``'s
 own config handling, so it is exactly the ``tools/train.py`` command printed at the end. Each
 model is evaluated (COCO keypoint AP) on the images it trained on, the 12 person instances
 shipped in ``tests/data/coco``: this demonstrates the mechanism (the model learns; SAM costs
@@ -30,12 +30,10 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import find_latest_checkpoint
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the sibling tools, also when imported
-import benchmark_speed  # noqa: E402
-import plot_results  # noqa: E402
-import train  # noqa: E402
-
-from ausam_mm.engine.variants import VARIANTS, train_args, uses_sampler  # noqa: E402
+from ausam_mm.benchmark.plots import plot_demo
+from ausam_mm.benchmark.throughput import measure
+from ausam_mm.benchmark.variants import VARIANTS, train_args, uses_sampler
+from ausam_mm.cli.train import load_config, parse_args
 
 CONFIG = 'configs/demo/tiny_pose_coco.py'
 RUNS = ['base', 'sam', 'ausam_0.5']
@@ -77,13 +75,13 @@ def command(name: str, work_dir: str, epochs: Optional[int]) -> List[str]:
 def run(name: str, work_dir: str, epochs: Optional[int], verbose: bool = False) -> Dict:
     """Train one variant through tools/train.py's config handling; what the table needs.
     Unless ``verbose``, MMEngine's console output (it is all in the run's log) is not shown."""
-    cfg, _ = train.load_config(train.parse_args(command(name, work_dir, epochs)))
+    cfg, _ = load_config(parse_args(command(name, work_dir, epochs)))
     cfg.experiment_name = f'demo_{name}_{time.time_ns()}'  # one process, three runs: own logs
     recorder = RunRecorder()
     console = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     with console:  # the run's logger binds its console stream here, at its creation
         # timed after the first epoch: AUSAM's warm-up epoch is full SAM, scoring every sample
-        speed = benchmark_speed.measure(cfg, skip=0, skip_epochs=1, hooks=[recorder])
+        speed = measure(cfg, skip=0, skip_epochs=1, hooks=[recorder])
     batch = cfg.train_dataloader.batch_size
     last_epoch = recorder.losses[-recorder.iters_per_epoch:]
     return dict(
@@ -146,7 +144,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     sentence = (f"AUSAM 0.5 took {ratio:.2f}x SAM's time per epoch ({cpu_ratio:.2f}x in CPU "
                 'time): it runs the SAM step on the half of each batch it draws, SAM on all of '
                 'it.')
-    png = plot_results.plot_demo(
+    png = plot_demo(
         {r['name']: (r['recorder'].seconds, r['recorder'].losses) for r in results},
         ausam['work_dir'], osp.join(args.work_dir, 'demo.png'))
     python = sys.executable

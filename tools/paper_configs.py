@@ -20,43 +20,12 @@ Examples:
 import argparse
 import os
 import os.path as osp
-import sys
-from typing import Dict, List, Optional
+from typing import List, Optional
 
-from mmengine.config import Config
+from ausam_mm.benchmark.paper_configs import cifar_resnet18, simcc_res50_mpii
+from ausam_mm.benchmark.synthetic import write_class_images
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark_speed import make_demo_images  # noqa: E402
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def upstream(package: str, *path: str) -> Config:
-    """A config shipped inside an installed OpenMMLab package (its ``.mim`` folder)."""
-    module = __import__(package)
-    return Config.fromfile(osp.join(osp.dirname(module.__file__), '.mim', 'configs', *path))
-
-
-def cifar_resnet18(images: str, loader: Dict) -> Config:
-    cfg = upstream('mmpretrain', 'resnet', 'resnet18_8xb16_cifar10.py')
-    cfg.train_dataloader.update(loader)
-    cfg.train_dataloader.dataset = dict(
-        type='CustomDataset', data_root=images,
-        pipeline=[dict(type='LoadImageFromFile')] + list(cfg.train_pipeline))
-    return cfg
-
-
-def simcc_res50_mpii(loader: Dict) -> Config:
-    cfg = upstream('mmpose', 'body_2d_keypoint', 'simcc', 'mpii',
-                   'simcc_res50_wo-deconv-8xb64-210e_mpii-256x256.py')
-    cfg.model.backbone.init_cfg = None
-    cfg.train_dataloader.update(loader)
-    cfg.train_dataloader.dataset = dict(
-        type='RepeatDataset', times=400,
-        dataset=dict(type='MpiiDataset', data_root=osp.join(ROOT, 'tests', 'data', 'mpii'),
-                     data_mode='topdown', ann_file='test_mpii.json', data_prefix=dict(img=''),
-                     pipeline=list(cfg.train_pipeline)))
-    return cfg
+MPII = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tests', 'data', 'mpii')
 
 
 def main(argv: Optional[List[str]] = None) -> List[str]:
@@ -68,11 +37,11 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     args = parser.parse_args(argv)
     loader = dict(num_workers=args.workers, persistent_workers=args.workers > 0)
     images = osp.abspath(osp.join(args.out, 'cifar_images'))
-    make_demo_images(images, n=args.cifar_images, size=32)
+    write_class_images(images, n=args.cifar_images, size=32)
     written = []
     os.makedirs(osp.join(args.out, 'cfg'), exist_ok=True)
     for name, cfg in (('cifar_resnet18_synthetic.py', cifar_resnet18(images, loader)),
-                      ('simcc_res50_mpii_synthetic.py', simcc_res50_mpii(loader))):
+                      ('simcc_res50_mpii_synthetic.py', simcc_res50_mpii(MPII, loader))):
         path = osp.join(args.out, 'cfg', name)
         cfg.dump(path)
         written.append(path)

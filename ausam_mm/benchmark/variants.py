@@ -2,8 +2,8 @@
 
 A variant is a name for "this config, trained with that conversion and those options": the
 base optimizer as the config has it, SAM, AUSAM at some ratio, random-subset SAM, ...
-``tools/benchmark_speed.py``, ``tools/benchmark_accuracy.py``, ``tools/plot_results.py`` and
-``tools/demo.py`` read :data:`VARIANTS`, so adding a variant is one row here::
+The speed and label-noise benchmarks, the plots and ``tools/demo.py`` read :data:`VARIANTS`,
+so adding a variant is one row here::
 
     'ausam_0.7': Variant('ausam', dict(ratio=0.7), 'AUSAM 0.7', 'tab:pink'),
 
@@ -13,7 +13,7 @@ line (:func:`train_args`). A new conversion is one row of :data:`CONVERSIONS`.
 
 Usage::
 
-    from ausam_mm.engine.variants import apply_variant
+    from ausam_mm.benchmark.variants import apply_variant
     apply_variant(cfg, 'ausam_0.5', rho=0.1, ramp_epochs=3)   # edits cfg, returns the changes
 
 The keyword settings are the run's settings for the SAM family (``rho``, AUSAM's ``ramp_*``,
@@ -25,8 +25,9 @@ from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional
 
 from mmengine.config import Config
 
-from .ausam_sampler import AUSAM_SCORE_DEFAULTS
-from .convert import ESAM_OPTIONS, SAMPLER_OPTIONS, WRAPPER_OPTIONS, to_ausam, to_esam, to_sam
+from ..engine.ausam_sampler import AUSAM_SCORE_DEFAULTS
+from ..engine.convert import (ESAM_OPTIONS, SAMPLER_OPTIONS, WRAPPER_OPTIONS, to_ausam, to_esam,
+                              to_sam)
 
 
 class Conversion(NamedTuple):
@@ -145,5 +146,5 @@ def ideal_passes(name: str) -> float:
 def _get(name: str) -> Variant:
     if name not in VARIANTS:
         raise KeyError(f'unknown variant {name!r}; known: {sorted(VARIANTS)} '
-                       '(ausam_mm/engine/variants.py)')
+                       '(ausam_mm/benchmark/variants.py)')
     return VARIANTS[name]

@@ -1,0 +1,162 @@
+"""The interleaved speed benchmark of ``tools/benchmark_speed.py``: every variant of one config
+trains through a real Runner (iteration-based, data loading included) and is timed after a few
+warm-up iterations, the variants taking turns for some rounds so that machine noise hits them
+alike.
+
+Usage::
+
+    from ausam_mm.benchmark.speed import run_speed_benchmark
+    report = run_speed_benchmark(cfg, ['base', 'sam', 'ausam_0.5'], iters=12, skip=3,
+                                 rounds=3, work_dir='/tmp/speed', out='speed.json')
+    print(report['table'])
+"""
+import copy
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+import time
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.config import Config
+
+from ..engine.convert import to_amp
+from .throughput import measure
+from .variants import VARIANTS, apply_variant, ideal_passes
+
+DEFAULT_VARIANTS = ['base', 'sam', 'ausam_0.3', 'ausam_0.5', 'ausam_1.0', 'random_0.5',
+                    'sam_every_2', 'esam_0.5']
+
+
+def check_iters(variants: Sequence[str], iters: int) -> None:
+    """SAM every k: the timed steps must hold whole cycles of k (else the ratio is off)."""
+    for name in variants:
+        interval = VARIANTS[name].options.get('interval', 1)
+        if iters % interval:
+            raise ValueError(f'`iters` (--iters) must be a multiple of the interval of every '
+                             f'variant: {name!r} has interval={interval}, got --iters {iters}; '
+                             f'use --iters {iters + interval - iters % interval}')
+
+
+def variant_config(base: Config, name: str, work_dir: str, iters: int,
+                   amp: bool) -> Config:
+    """``base`` as variant ``name`` for ``iters`` iterations, with nothing but training: no
+    evaluation, checkpoints, schedules or custom hooks; AUSAM's warm-up and ramp off."""
+    cfg = copy.deepcopy(base)
+    cfg.work_dir = osp.join(work_dir, name)
+    cfg.experiment_name = f'bench_{name}_{time.time_ns()}'
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
+    # an endless sampler: MMEngine's iteration loop sleeps 2 s whenever a finite sampler's
+    # epoch ends (mmengine/runner/loops.py, _InfiniteDataloaderIterator), a loop artefact
+    # that would be timed as if it were part of every optimizer's step
+    cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.param_scheduler = None
+    hooks = cfg.get('default_hooks') or {}
+    hooks.update(checkpoint=None, logger=dict(type='LoggerHook', interval=10 ** 6))
+    hooks.pop('visualization', None)  # MMPose/mmpretrain's; MMEngine accepts None only for its own
+    cfg.default_hooks = hooks
+    cfg.custom_hooks = []
+    cfg.log_level = 'WARNING'
+    apply_variant(cfg, name, warmup_epochs=0, ramp_epochs=0)
+    if amp:
+        to_amp(cfg)
+    return cfg
+
+
+def ratio_table(results: Dict[str, Dict]) -> str:
+    sam = results.get('sam', {}).get('samples_per_s')
+    base = results.get('base', {}).get('samples_per_s')
+    sam_cpu = results.get('sam', {}).get('samples_per_cpu_s')
+    lines = [f"{'variant':<12} {'samples/s':>10} {'vs SAM':>7} {'vs base':>8} "
+             f"{'forwards':>8} {'ideal':>6} {'peak MB':>8} {'CPU-time vs SAM':>16}"]
+    for name, r in results.items():
+        mem = f"{r['peak_mem_mb']:.0f}" if r['peak_mem_mb'] is not None else '-'
+        lines.append(f"{name:<12} {r['samples_per_s']:>10.1f} "
+                     f"{r['samples_per_s'] / sam if sam else float('nan'):>7.3f} "
+                     f"{r['samples_per_s'] / base if base else float('nan'):>8.3f} "
+                     f"{r['passes_per_sample']:>8.2f} {ideal_passes(name):>6.2f} {mem:>8} "
+                     f"{r['samples_per_cpu_s'] / sam_cpu if sam_cpu else float('nan'):>16.3f}")
+    return '\n'.join(lines)
+
+
+def turn_ratios(results: Dict[str, Dict]) -> Dict[str, Dict[str, List[float]]]:
+    """Each turn's ratio to SAM and to the base optimizer, in wall and in CPU time: the
+    variants of one turn ran back to back, so these pair off the machine's slow phases."""
+    spread = {}
+    for ref in ('sam', 'base'):
+        if ref not in results:
+            continue
+        for name, r in results.items():
+            for clock, key in (('wall', 'samples_per_s_turns'), ('cpu', 'samples_per_cpu_s_turns')):
+                spread.setdefault(name, {})[f'{clock}_vs_{ref}'] = [
+                    mine / theirs for mine, theirs in zip(r[key], results[ref][key])]
+    return spread
+
+
+def spread_table(spread: Dict[str, Dict[str, List[float]]]) -> str:
+    """min / median / max over the turns of each ratio."""
+    keys = sorted({k for ratios in spread.values() for k in ratios})
+    lines = [f"{'variant':<12} " + ' '.join(f'{k + " min/med/max":>24}' for k in keys)]
+    for name, ratios in spread.items():
+        cells = []
+        for k in keys:
+            v = ratios.get(k)
+            cells.append(f'{min(v):>7.3f} {statistics.median(v):>7.3f} {max(v):>7.3f}  '
+                         if v else f"{'-':>24}")
+        lines.append(f'{name:<12} ' + ' '.join(cells))
+    return '\n'.join(lines)
+
+
+def summarise(settings: Dict, runs: Dict[str, List[Dict]], rounds: int) -> Dict:
+    """The report of the turns in ``runs`` (``rounds`` of them complete): ``settings`` (what
+    was asked), medians over the turns, each turn's figures and its paired ratios, the table."""
+    results = {}
+    for name, turns in runs.items():
+        results[name] = dict(
+            samples_per_s=statistics.median(t['samples_per_s'] for t in turns),
+            samples_per_s_turns=[t['samples_per_s'] for t in turns],
+            samples_per_cpu_s=statistics.median(t['samples_per_cpu_s'] for t in turns),
+            samples_per_cpu_s_turns=[t['samples_per_cpu_s'] for t in turns],
+            passes_per_sample=turns[-1]['passes_per_sample'],
+            peak_mem_mb=max((t['peak_mem_mb'] or 0) for t in turns) or None)
+    return dict(
+        config=settings['config'], batch_size=settings['batch_size'], iters=settings['iters'],
+        skip=settings['skip'], rounds=rounds, rounds_asked=settings['rounds'],
+        amp=settings['amp'],
+        device=(torch.cuda.get_device_name() if torch.cuda.is_available()
+                else f'CPU ({platform.processor() or platform.machine()}, '
+                     f'{torch.get_num_threads()} threads)'),
+        torch=torch.__version__, results=results, table=ratio_table(results),
+        turn_ratios=turn_ratios(results))
+
+
+def run_speed_benchmark(base: Config, variants: Sequence[str], iters: int, skip: int,
+                        rounds: int, work_dir: str, amp: bool = False,
+                        out: Optional[str] = None, config: Optional[str] = None) -> Dict:
+    """Time every variant of ``base`` for ``rounds`` interleaved turns of ``skip`` untimed and
+    ``iters`` timed iterations; the runs write to ``work_dir``. ``out`` (JSON) is rewritten
+    after every variant's turn: a long run that is stopped keeps what it measured. ``config``
+    names ``base`` in the report (default: its file name)."""
+    check_iters(variants, iters)
+    settings = dict(config=config or base.filename, batch_size=base.train_dataloader.batch_size,
+                    iters=iters, skip=skip, rounds=rounds, amp=amp)
+    runs: Dict[str, List[Dict]] = {name: [] for name in variants}
+    for turn in range(rounds):
+        for name in variants:
+            cfg = variant_config(base, name, work_dir, skip + iters, amp)
+            runs[name].append(measure(cfg, skip))
+            print(f'round {turn + 1}/{rounds} {name:<12} '
+                  f"{runs[name][-1]['samples_per_s']:.1f} samples/s", flush=True)
+            # what is measured so far is kept should the run be stopped (a long CPU run of a
+            # large model): the rounds done, and the variants of the round under way
+            report = summarise(settings, {k: v for k, v in runs.items() if v},
+                               min(len(v) for v in runs.values()))
+            if out:
+                os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+                with open(out, 'w') as f:
+                    json.dump(report, f, indent=2)
+    return report
