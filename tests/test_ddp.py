@@ -1,4 +1,5 @@
 """2-process CPU DDP (gloo) through a real MMEngine Runner with launcher='pytorch'."""
+import json
 import os
 import subprocess
 import sys
@@ -12,13 +13,13 @@ from conftest import toy_runner_cfg
 HERE = os.path.dirname(__file__)
 
 
-def run_ddp(work_dir, optim, sync=False, interval=1):
+def run_ddp(work_dir, optim, sync=False, interval=1, **options):
     # this checkout's ausam_mm (the repository root), not whichever copy is installed
     env = dict(os.environ, OMP_NUM_THREADS='1',
                PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(HERE)]))
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
            '--master_port', str(29500 + os.getpid() % 1000), os.path.join(HERE, 'ddp_worker.py'),
-           str(work_dir), optim, '1' if sync else '0', str(interval)]
+           str(work_dir), optim, '1' if sync else '0', str(interval), json.dumps(options)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return [torch.load(os.path.join(work_dir, f'rank{r}.pt'), weights_only=True)
@@ -91,3 +92,14 @@ def test_dist_train_sh_on_cpus(tmp_path, nodes, processes):
     assert torch.equal(h0['total'], h1['total']) and torch.equal(h0['count'], h1['count'])
     assert int(h0['count'].sum()) == 32 + 16 + 16  # both ranks' posts reached both
     assert 'no CUDA device: opened the gloo process group' in outputs[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('optim', ['SAMOptimWrapper', 'AUSAMOptimWrapper'])
+def test_random_schedule_draws_alike_on_both_ranks(tmp_path, optim):
+    """probability=0.5: both ranks take the same mix of SAM and base steps (no communication
+    decides it) and end with the same weights."""
+    r0, r1 = run_ddp(tmp_path, optim, probability=0.5)
+    assert r0['active'] == r1['active'] and 0 < sum(r0['active']) < len(r0['active'])
+    for k in r0['params']:
+        assert torch.equal(r0['params'][k], r1['params'][k]), k

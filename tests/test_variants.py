@@ -45,6 +45,8 @@ def test_train_args_rebuild_the_same_config_through_tools_train(tmp_path):
         assert rebuilt.to_dict() == cfg.to_dict(), name
     assert train_args('base', rho=0.2) == []
     assert train_args('random_0.5') == ['--ausam', 'ratio=0.5', 'score=uniform']
+    assert train_args('sam_late_0.25') == ['--sam', 'begin=0.75']
+    assert train_args('ausam_late_0.25') == ['--ausam', 'ratio=0.5', 'begin=0.75']
 
 
 def test_bad_settings_and_names_are_refused(tmp_path):
@@ -59,6 +61,8 @@ def test_bad_settings_and_names_are_refused(tmp_path):
 def test_ideal_passes_are_the_documented_costs():
     """docs/ausam.md, "Which one to use": passes per candidate sample."""
     expected = {'base': 1, 'sam': 2, 'ausam_0.3': 0.6, 'ausam_0.5': 1, 'ausam_1.0': 2,
-                'random_0.5': 1, 'sam_every_2': 1.5, 'esam_0.5': 1 + 1 / 3 + 0.5}
+                'random_0.5': 1, 'sam_every_2': 1.5, 'esam_0.5': 1 + 1 / 3 + 0.5,
+                'sam_late_0.25': 0.75 + 0.25 * 2, 'ausam_late_0.25': 0.75 + 0.25 * 1,
+                'sam_random_0.5': 1.5}
     for name, cost in expected.items():
         assert ideal_passes(name) == pytest.approx(cost), name

@@ -4,7 +4,9 @@ The interface of MMPose's ``tools/train.py``, plus:
 
 - ``--sam [k=v ...]`` / ``--ausam [k=v ...]`` / ``--esam [k=v ...]``: run the config with SAM /
   AUSAM / ESAM, no file edited (``ausam_mm.engine.convert``); e.g. ``--ausam ratio=0.5
-  rho=0.05``, ``--sam interval=2`` (SAM every 2 steps), ``--esam gamma=0.5``.
+  rho=0.05``, ``--sam interval=2`` (SAM every 2 steps), ``--sam begin=0.75`` (late-phase SAM:
+  the last 25 % of the training), ``--sam probability=0.5`` (each step SAM with probability
+  0.5), ``--esam gamma=0.5``.
 - ``--amp`` also switches the SAM, AUSAM and ESAM wrappers to their AMP twins.
 - every run gets ``EpochSeedHook`` (random draws re-seeded per epoch), so ``--resume`` at an
   epoch boundary is bit-exact, random augmentation included (docs/reliability.md).

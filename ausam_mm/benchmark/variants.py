@@ -69,6 +69,10 @@ VARIANTS: Dict[str, Variant] = {
                           'darkgreen'),
     'sam_every_2': Variant('sam', dict(interval=2), 'SAM every 2', 'tab:cyan'),
     'esam_0.5': Variant('esam', dict(gamma=0.5), 'ESAM 0.5', 'tab:orange'),
+    'sam_late_0.25': Variant('sam', dict(begin=0.75), 'SAM last 25 %', 'navy'),
+    'ausam_late_0.25': Variant('ausam', dict(ratio=0.5, begin=0.75), 'AUSAM 0.5 last 25 %',
+                               'darkred'),
+    'sam_random_0.5': Variant('sam', dict(probability=0.5), 'SAM p=0.5', 'teal'),
 }
 
 
@@ -125,22 +129,35 @@ def uses_sampler(name: str) -> bool:
 def ideal_passes(name: str) -> float:
     """The analytic cost of a step of the variant, in forward + backward passes per candidate
     sample (the base optimizer's step is 1; a forward alone, 1/3: its backward costs about
-    twice as much), with its own options and the conversions' defaults (docs/ausam.md,
-    "Which one to use")."""
+    twice as much), averaged over the training, with its own options and the conversions'
+    defaults (docs/ausam.md, "Which one to use"). AUSAM's warm-up epochs are left out.
+
+    In the SAM phase (a fraction ``s = end - begin`` of the training), 1 update in
+    ``interval`` (k) is a SAM one with ``probability`` p: ``(p c + 1 - p + k - 1) / k`` for a
+    SAM step of cost c (SAM 2, ESAM ``1 + 1/3 + gamma``); AUSAM ``ratio x (k + p) / k`` (its
+    plain steps train on the drawn subset). Outside the phase, the base optimizer's 1.
+    """
     variant = _get(name)
     if variant.conversion is None:
         return 1.0
     options = variant.options
     k = options.get('interval', 1)
-    if variant.conversion == 'sam':
-        sam_step = 2.0
-    elif variant.conversion == 'ausam':
-        ratio = options.get('ratio', 0.5)
-        return ratio * (k + 1) / k  # AUSAM's plain steps train on the drawn subset
-    else:  # esam: ascent, ranking forward, descent on gamma of the batch
-        left_out = 1 - options.get('perturb_fraction', 1.0)
-        sam_step = 1 - left_out / 3 + 1 / 3 + options.get('gamma', 0.5)
-    return (sam_step + k - 1) / k
+    p = options.get('probability', 1.0)
+    begin, end = options.get('begin', 0), options.get('end', 1.0)
+    if not all(isinstance(b, float) or b == 0 for b in (begin, end)):
+        raise ValueError(f'variant {name!r}: the analytic cost needs begin/end as fractions of '
+                         f'the training (floats), got begin={begin!r}, end={end!r}')
+    share = float(end) - float(begin)
+    if variant.conversion == 'ausam':
+        in_phase = options.get('ratio', 0.5) * (k + p) / k
+    else:
+        if variant.conversion == 'sam':
+            sam_step = 2.0
+        else:  # esam: ascent, ranking forward, descent on gamma of the batch
+            left_out = 1 - options.get('perturb_fraction', 1.0)
+            sam_step = 1 - left_out / 3 + 1 / 3 + options.get('gamma', 0.5)
+        in_phase = (p * sam_step + 1 - p + k - 1) / k
+    return (1 - share) + share * in_phase
 
 
 def _get(name: str) -> Variant:

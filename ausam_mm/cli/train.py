@@ -44,7 +44,8 @@ def parse_args(argv=None):
                         help='scale the LR by actual batch size / base batch size')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--sam', nargs='*', action=DictAction, metavar='KEY=VALUE',
-                       help='train with SAMOptimWrapper (options: rho, adaptive, interval, ...)')
+                       help='train with SAMOptimWrapper (options: rho, adaptive, interval, '
+                       'begin, end, probability, ...)')
     group.add_argument('--ausam', nargs='*', action=DictAction, metavar='KEY=VALUE',
                        help='train with AUSAM (options: ratio, rho, f_min, f_max, ...)')
     group.add_argument('--esam', nargs='*', action=DictAction, metavar='KEY=VALUE',

@@ -69,6 +69,8 @@ class AUSAMHook(Hook):
         if runner.iter > 0:  # resumed
             self._restore(runner, sampler)
         self._loaded = None
+        # the wrapper's SAM phase (late-phase AUSAM): full batches before and after it
+        sampler.set_sam_phase(*wrapper.sam_phase())
 
     def _restore(self, runner, sampler: AUSAMBatchSampler) -> None:
         state, self._loaded = self._loaded, None

@@ -67,10 +67,11 @@ class AUSAMBatchSampler(Sampler[List[int]]):
 
     The number of batches per epoch is that of a plain batch sampler, ``ceil(N_rank / b)``, so
     iteration-based schedules are unchanged. ``warmup_epochs`` and the ramp count epochs from
-    ``start_iter`` (0, or the iteration where a run resumed from a checkpoint without scores):
-    in an epoch-based loop ``AUSAMHook`` calls :meth:`set_epoch` before every epoch; in an
-    iteration-based loop each pass over the data is an epoch (with ``InfiniteSampler``:
-    ``ceil(N_rank / b)`` batches).
+    ``start_iter`` (0, the first iteration of the wrapper's SAM phase - ``begin`` of a
+    late-phase AUSAM -, or the iteration where a run resumed from a checkpoint without scores;
+    before it and from ``end_iter`` on, full batches): in an epoch-based loop ``AUSAMHook``
+    calls :meth:`set_epoch` before every epoch; in an iteration-based loop each pass over the
+    data is an epoch (with ``InfiniteSampler``: ``ceil(N_rank / b)`` batches).
 
     Examples:
         >>> train_dataloader = dict(
@@ -126,6 +127,7 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.history = ScoreHistory(len(dataset), beta=beta,
                                     fingerprint=dataset.fingerprint())
         self.start_iter = 0  # AUSAM's epoch 0 starts at this iteration (:meth:`start_at`)
+        self.end_iter: Optional[int] = None  # full batches from here on (:meth:`set_sam_phase`)
         self.linked = False  # :meth:`link`: an AUSAM wrapper posts into ``history``
         self._next_epoch = 0
         self._drawn: Dict[int, list] = {}  # the last KEEP_DRAWS subsets, by iteration
@@ -180,7 +182,16 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         if same:
             self.history = old
         self.start_iter = previous.start_iter
+        self.end_iter = previous.end_iter
         return same
+
+    def set_sam_phase(self, first: int, stop: Optional[int]) -> None:
+        """The wrapper's SAM phase, iterations ``[first, stop)`` (``AUSAMHook`` passes
+        ``wrapper.sam_phase()`` before training): full batches outside it (the base
+        optimizer's steps), AUSAM's epoch 0 - warm-up, then the ramp - at ``first`` or at
+        :attr:`start_iter`, whichever is later."""
+        self.start_iter = max(self.start_iter, first)
+        self.end_iter = stop
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch of the next pass (``AUSAMHook`` calls it before each epoch of an
@@ -222,9 +233,10 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         replayed = self._replay.pop(position, None)
         if replayed is not None:
             return replayed
-        ausam_epoch = (position - self.start_iter) // per_epoch
+        ausam_epoch = (position - self.start_iter) // per_epoch  # < 0 before a late phase
         k = subset_size(self.ratio, len(candidates))
-        if ausam_epoch < self.warmup_epochs or k >= len(candidates):
+        after = self.end_iter is not None and position >= self.end_iter
+        if ausam_epoch < self.warmup_epochs or k >= len(candidates) or after:
             return list(candidates)
         probs = self.score.probabilities(self.history, torch.as_tensor(candidates), ausam_epoch)
         generator = generator_for(self.seed, epoch, batch, self.rank)

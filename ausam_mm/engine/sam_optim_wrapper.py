@@ -11,9 +11,10 @@ import logging
 import math
 from collections.abc import Mapping
 from contextlib import ExitStack, contextmanager
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
+from mmengine.dist import sync_random_seed
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
@@ -24,6 +25,7 @@ from ..core.options import check_bool, check_int, check_real, config_value_used,
     option_changes
 from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
     unstash_grads
+from ..core.schedule import SAMSchedule
 from .amp import DeviceAmpOptimWrapper
 from .upgrade import upgrade_optimizer_state
 
@@ -69,6 +71,16 @@ class SAMMixin:
             average ``(interval + 1) / interval`` passes per step. 1 (default): SAM every step.
             Which update of the ``interval`` comes next is saved in ``state_dict``
             (``'optimizer_updates'``), so resume continues the pattern exactly.
+        begin, end: the phase of the training with SAM steps, the base optimizer's single
+            pass outside it (late-phase SAM: ``begin=0.75``). A float is a fraction of the
+            training, an int an epoch (``by_epoch=True``, default) or an iteration
+            (``by_epoch=False``), as MMEngine's param schedulers count; ``end`` (excluded)
+            defaults to the end of the training. Default: SAM from the start.
+        by_epoch: whether int ``begin``/``end`` are epochs or iterations.
+        probability: each update of the phase is a SAM one with this probability (randomized
+            SAM), drawn from (the wrapper's seed, the update count) alone: DDP ranks agree
+            without communicating, a resumed run repeats the draws (the seed is saved in
+            ``state_dict``). Default 1: every update.
 
     Note:
         Contract with the model: inside ``optim_context`` the model is called exactly once
@@ -84,7 +96,9 @@ class SAMMixin:
 
     def __init__(self, *args, rho: float = DEFAULT_RHO, adaptive: bool = False,
                  eta: Optional[float] = None, sync_perturbation: bool = False,
-                 interval: int = 1, **kwargs) -> None:
+                 interval: int = 1, begin: Union[int, float] = 0,
+                 end: Union[int, float, None] = None, by_epoch: Optional[bool] = None,
+                 probability: float = 1.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         rho = check_real('rho', rho, low=0)
         self.rho = rho  # the configured value; the param groups' 'rho' is what the step uses
@@ -101,29 +115,63 @@ class SAMMixin:
         self.eta = check_real('eta', eta, low=0)
         self.sync_perturbation = check_bool('sync_perturbation', sync_perturbation)
         self.interval = check_int('interval', interval, low=1)
-        self.optimizer_updates = 0  # every optimizer update so far, SAM and plain
+        self.schedule = SAMSchedule(begin, end, by_epoch, probability)
+        # the seed of the random schedule's draws (saved in state_dict); drawn only when there
+        # are draws to make, so that other configs leave numpy's global generator untouched
+        self.schedule_seed: Optional[int] = \
+            sync_random_seed() if self.schedule.probability < 1 else None
+        self.optimizer_updates = 0  # optimizer updates made so far (the SAM ones and the plain ones)
         self._forward: Optional[_Forward] = None
+        self._logged_phase: Optional[tuple] = None
 
     @property
     def sam_active(self) -> bool:
-        """Whether the current optimizer update is a SAM one (all its micro-batches alike)."""
-        return self.optimizer_updates % self.interval == 0
+        """Whether the current optimizer update is a SAM one (all its micro-batches alike):
+        one update in ``interval``, inside the phase, drawn with ``probability``."""
+        if self.optimizer_updates % self.interval:
+            return False
+        if not self.schedule.whole_run:
+            first, stop = self.sam_phase()
+            if self._inner_count < first or (stop is not None and self._inner_count >= stop):
+                return False
+        return self.schedule.draw(self.schedule_seed, self.optimizer_updates)
+
+    def sam_phase(self) -> Tuple[int, Optional[int]]:
+        """The iterations ``[first, stop)`` with SAM steps (``stop`` None: to the end), from
+        ``begin``/``end``, the run's ``max_iters`` (``initialize_count_status``) and
+        ``max_epochs`` (MMEngine's ``RuntimeInfoHook``). ``AUSAMHook`` gives them to the
+        sampler, which draws full batches outside the phase."""
+        max_epochs = self.message_hub.get_info('max_epochs')
+        phase = self.schedule.phase(self._max_counts, max_epochs, self._accumulative_counts)
+        if not self.schedule.whole_run and phase + (self._max_counts,) != self._logged_phase:
+            self._logged_phase = phase + (self._max_counts,)
+            first, stop = phase
+            print_log(f'{type(self).__name__}: SAM steps on iterations {first} to '
+                      f'{self._max_counts if stop is None else stop} (excluded) of '
+                      f'{self._max_counts} ({self.schedule}); the base optimizer\'s step on '
+                      'the others.', logger='current', level=logging.INFO)
+        return phase
 
     def options(self) -> Dict[str, Any]:
         """The configured options, saved with the state to compare on resume."""
         return dict(rho=self.rho, adaptive=self.adaptive, eta=self.eta,
-                    sync_perturbation=self.sync_perturbation, interval=self.interval)
+                    sync_perturbation=self.sync_perturbation, interval=self.interval,
+                    **self.schedule.options())
 
     def state_dict(self) -> dict:
         state = super().state_dict()
         state['optimizer_updates'] = self.optimizer_updates
         state['sam_options'] = self.options()
+        if self.schedule_seed is not None:
+            state['sam_schedule_seed'] = self.schedule_seed
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = upgrade_optimizer_state(state_dict)
         # absent in checkpoints of MMEngine's wrappers: the next update is a SAM one
         self.optimizer_updates = state_dict.pop('optimizer_updates', 0)
+        # the draws continue with the checkpoint's seed (a run without draws saved none)
+        self.schedule_seed = state_dict.pop('sam_schedule_seed', self.schedule_seed)
         saved = state_dict.pop('sam_options', None) or {}
         super().load_state_dict(state_dict)
         self._log_option_changes(saved)
