@@ -120,7 +120,7 @@ class SAMMixin:
         # are draws to make, so that other configs leave numpy's global generator untouched
         self.schedule_seed: Optional[int] = \
             sync_random_seed() if self.schedule.probability < 1 else None
-        self.optimizer_updates = 0  # optimizer updates made so far (the SAM ones and the plain ones)
+        self.optimizer_updates = 0  # every optimizer update so far, SAM and plain
         self._forward: Optional[_Forward] = None
         self._logged_phase: Optional[tuple] = None
 
