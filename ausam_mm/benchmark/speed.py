@@ -40,8 +40,20 @@ def check_iters(variants: Sequence[str], iters: int) -> None:
                              f'use --iters {iters + interval - iters % interval}')
 
 
+def timed_phase(cfg: Config, skip: int, timed: int) -> None:
+    """A late-phase variant's fractions ``begin``/``end`` made fractions of the ``timed``
+    iterations after the ``skip`` untimed ones (as iterations, ``by_epoch=False``), so that
+    the timed steps hold SAM and base steps in the variant's proportion."""
+    wrapper = cfg.optim_wrapper
+    bounds = {k: wrapper[k] for k in ('begin', 'end') if isinstance(wrapper.get(k), float)}
+    for key, fraction in bounds.items():
+        wrapper[key] = skip + round(fraction * timed)
+    if bounds:
+        wrapper.by_epoch = False
+
+
 def variant_config(base: Config, name: str, work_dir: str, iters: int,
-                   amp: bool) -> Config:
+                   amp: bool, skip: int = 0) -> Config:
     """``base`` as variant ``name`` for ``iters`` iterations, with nothing but training: no
     evaluation, checkpoints, schedules or custom hooks; AUSAM's warm-up and ramp off."""
     cfg = copy.deepcopy(base)
@@ -62,6 +74,7 @@ def variant_config(base: Config, name: str, work_dir: str, iters: int,
     cfg.custom_hooks = []
     cfg.log_level = 'WARNING'
     apply_variant(cfg, name, warmup_epochs=0, ramp_epochs=0)
+    timed_phase(cfg, skip, iters - skip)
     if amp:
         to_amp(cfg)
     return cfg
@@ -147,7 +160,7 @@ def run_speed_benchmark(base: Config, variants: Sequence[str], iters: int, skip:
     runs: Dict[str, List[Dict]] = {name: [] for name in variants}
     for turn in range(rounds):
         for name in variants:
-            cfg = variant_config(base, name, work_dir, skip + iters, amp)
+            cfg = variant_config(base, name, work_dir, skip + iters, amp, skip=skip)
             runs[name].append(measure(cfg, skip))
             print(f'round {turn + 1}/{rounds} {name:<12} '
                   f"{runs[name][-1]['samples_per_s']:.1f} samples/s", flush=True)
