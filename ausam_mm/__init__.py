@@ -8,6 +8,11 @@ into MMEngine's root registries, so the names resolve under any ``default_scope`
 - ``AUSAMBatchSampler`` (DATA_SAMPLERS), ``AUSAMHook`` (HOOKS), ``IndexedDataset`` (DATASETS)
 - the adapters of the frameworks that are installed: MMPose per-sample losses
   (``ausam_mm.pose``), mmpretrain (``ausam_mm.cls``), Brevitas QAT (``ausam_mm.quant``).
+
+One more thing changes for the whole process: MMEngine's loader of local checkpoint files is
+replaced by an allow-list loader (``ausam_mm.engine.checkpoint``: no file runs code, and
+MMEngine's checkpoints resume on torch >= 2.6). ``AUSAM_MM_CHECKPOINT_LOADER=0`` in the
+environment before the import keeps MMEngine's own loader.
 """
 from importlib import import_module
 from importlib.util import find_spec

@@ -167,23 +167,6 @@ def test_checkpoint_carries_history_and_resume_is_bit_exact(runs):
     assert_same_run(runs['straight'], resumed)
 
 
-def test_checkpoint_of_version_0_1_resumes_exactly(runs):
-    """0.1 kept the history in the optimizer's state dict under 'ausam_history'."""
-    ckpt = split_checkpoint(runs)
-    ckpt['optimizer']['ausam_history'] = ckpt.pop('ausam')['history']
-    resumed = train(resume_cfg(runs, 'v0.1', ckpt, log_level='INFO'))
-    assert_same_run(runs['straight'], resumed)
-
-
-def test_checkpoint_of_version_0_1_with_its_config_fails_naming_the_hook(runs):
-    """0.1's configs had no AUSAMHook: resuming with one fails clearly, before training."""
-    ckpt = split_checkpoint(runs)
-    ckpt['optimizer']['ausam_history'] = ckpt.pop('ausam')['history']
-    runner = Runner.from_cfg(Config(resume_cfg(runs, 'v0.1_config', ckpt, custom_hooks=[])))
-    with pytest.raises(RuntimeError, match=r'ausam_mm 0\.1(.|\n)*' + HOOK_LINE):
-        runner.train()
-
-
 def test_resume_with_another_beta_says_which_one_is_used(runs):
     cfg = resume_cfg(runs, 'beta', split_checkpoint(runs), log_level='INFO')
     cfg['train_dataloader']['batch_sampler']['beta'] = 0.5

@@ -5,6 +5,8 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -139,10 +141,6 @@ def test_dumped_config_rerun_elsewhere_does_not_unpickle_in_full(tmp_path, toy_c
     plant(first / 'epoch_1.pth')  # the first run's file, replaced after the fact
     with pytest.raises(pickle.UnpicklingError, match="'posix.system'"):
         run([str(dumped), '--work-dir', str(tmp_path / 'second')])
-    # configs dumped by ausam_mm 0.1 carry 'own-run://PATH': the same allow-list applies
-    with pytest.raises(pickle.UnpicklingError, match="'posix.system'"):
-        run([str(dumped), '--work-dir', str(tmp_path / 'third'), '--cfg-options',
-             f'load_from=own-run://{first / "epoch_1.pth"}'])
     assert not os.path.exists(marker)
 
 
@@ -189,3 +187,29 @@ def test_moved_work_dir_resumes_from_its_new_place(tmp_path, toy_cfg):
     resumed = run([toy_cfg, '--work-dir', str(new), '--resume'])
     assert resumed.epoch == 2 and resumed.iter == 8
     assert f'resuming {new / "epoch_1.pth"}, the same file in this work dir' in log_of(resumed)
+
+
+IMPORTED_LOADER = ("import ausam_mm; from mmengine.runner.checkpoint import CheckpointLoader; "
+                   "print(CheckpointLoader._get_checkpoint_loader('/some/epoch_1.pth').__module__)")
+
+
+@pytest.mark.parametrize('value,module', [(None, 'ausam_mm.engine.checkpoint'),
+                                          ('1', 'ausam_mm.engine.checkpoint'),
+                                          ('0', 'mmengine.runner.checkpoint')])
+def test_import_replaces_the_local_loader_unless_opted_out(value, module):
+    """``import ausam_mm`` registers the allow-list loader for local files;
+    AUSAM_MM_CHECKPOINT_LOADER=0 keeps MMEngine's own (README, the checkpoint module)."""
+    env = {k: v for k, v in os.environ.items() if k != 'AUSAM_MM_CHECKPOINT_LOADER'}
+    if value is not None:
+        env['AUSAM_MM_CHECKPOINT_LOADER'] = value
+    out = subprocess.run([sys.executable, '-c', IMPORTED_LOADER], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[-1] == module
+
+
+def test_a_bad_opt_out_value_is_refused_naming_the_variable():
+    env = dict(os.environ, AUSAM_MM_CHECKPOINT_LOADER='no')
+    done = subprocess.run([sys.executable, '-c', 'import ausam_mm'], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "AUSAM_MM_CHECKPOINT_LOADER must be 0" in done.stderr and "got 'no'" in done.stderr

@@ -1,6 +1,6 @@
 """PerSampleLoss on MMPose's real heads, losses and targets: one value per sample, same mean.
 
-For every head the AUSAM adapter vouches for (``PER_SAMPLE_HEADS``) and every loss it wraps,
+For every head the AUSAM adapter vouches for (``ROW_HEADS``) and every loss it wraps,
 on the COCO / MPII samples of tests/data packed by MMPose's pipeline and codecs:
 ``head.loss()`` with ``PerSampleLoss`` returns ``loss_kpt`` of shape (B,) whose mean is
 ``head.loss()`` with MMPose's own loss module (same weights) to 1e-6, with the same gradients,
@@ -11,10 +11,11 @@ import copy
 import pytest
 import torch
 from mmengine.registry import MODELS as ROOT_MODELS
+from mmengine.registry import DefaultScope
 from mmpose.registry import MODELS
 from torch import nn
 
-from ausam_mm.pose import PER_SAMPLE_HEADS, PerSampleLoss
+from ausam_mm.pose import ROW_HEADS, PerSampleLoss
 from test_pose_data import (COCO, HEATMAP, INPUT, MPII, build, estimator,  # noqa: F401
                             pose_batch)
 
@@ -94,6 +95,13 @@ CASES = [
         type='RegressionHead', in_channels=256, num_joints=17,
         loss=dict(type='SoftWingLoss', use_target_weight=True)), 3),
 ]
+
+
+@pytest.fixture(autouse=True)
+def mmpose_scope():
+    """Build MMPose's losses in MMPose's scope, whatever scope an earlier Runner left."""
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        yield
 
 
 def wrapped(loss):
@@ -187,7 +195,7 @@ def test_registered_in_root_and_built_by_mmpose_heads_and_combined_loss():
     # each one tested above or in test_pose_families.py
     families = {'MSPNHead', 'RTMWHead', 'VisPredictHead', 'DEKRHead', 'InternetHead',
                 'TemporalRegressionHead', 'MotionRegressionHead'}
-    assert {c[3]['type'] for c in CASES} | families == set(PER_SAMPLE_HEADS)
+    assert {c[3]['type'] for c in CASES} | families == set(ROW_HEADS)
 
 
 def test_state_dict_names_unchanged_so_checkpoints_load_either_way():

@@ -25,7 +25,7 @@ from mmengine.runner import IterBasedTrainLoop
 from .ausam_optim_wrapper import AUSAMMixin
 from .ausam_sampler import AUSAMBatchSampler
 from .config_help import missing_sampler, not_ausam_wrapper
-from .upgrade import AUSAM_KEY, ausam_state, upgrade_ausam_state
+from .upgrade import AUSAM_KEY, ausam_state
 
 #: the checkpoint key of the sampler's state (:meth:`AUSAMBatchSampler.state_dict`)
 CHECKPOINT_KEY = AUSAM_KEY
@@ -118,7 +118,3 @@ class AUSAMHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the sampler's state for ``before_train`` (used only when the run resumes)."""
         self._loaded = ausam_state(checkpoint)
-        if self._loaded is None:  # ausam_mm 0.1 kept the history in the optimizer's state
-            legacy = (checkpoint.get('optimizer') or {}).pop('ausam_history', None)
-            if legacy is not None:
-                self._loaded = upgrade_ausam_state(dict(history=legacy, start_iter=0))

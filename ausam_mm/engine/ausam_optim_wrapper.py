@@ -119,13 +119,6 @@ class AUSAMMixin(SAMMixin):
             raise RuntimeError(missing_hook(type(self).__name__))
         return self.history
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        if 'ausam_history' in state_dict:  # ausam_mm 0.1 kept it here; AUSAMHook takes it out
-            raise RuntimeError(
-                'this optimizer state holds a score history (a checkpoint of ausam_mm 0.1), '
-                'which AUSAMHook restores: ' + missing_hook(type(self).__name__))
-        super().load_state_dict(state_dict)
-
     def _pass_loss(self, forward: _Forward, losses: Any, loss: Optional[Tensor] = None
                    ) -> Tensor:
         """With importance weights in the batch: ``mean(w * l)`` for both passes (the

@@ -15,6 +15,15 @@ own extension point ``CheckpointLoader.register_scheme(..., force=True)``, by
 torch or MMEngine is patched: loads that do not go through ``CheckpointLoader`` keep torch's
 defaults. Delete this module when MMEngine loads its own checkpoints safely on torch >= 2.6.
 
+Scope: importing ``ausam_mm`` (which imports this module) replaces MMEngine's loader of local
+checkpoint files for the whole process: every ``load_checkpoint`` / ``load_from`` /
+``resume`` of a local path through MMEngine's ``CheckpointLoader`` then uses the allow-list,
+in this project's runs and in any other code of the process. Nothing else is changed. To keep
+MMEngine's own loader, set ``AUSAM_MM_CHECKPOINT_LOADER=0`` in the environment before
+``import ausam_mm`` (on torch >= 2.6 MMEngine then cannot resume its own checkpoints)::
+
+    AUSAM_MM_CHECKPOINT_LOADER=0 python tools/train.py CONFIG
+
 The rest makes ``--resume`` robust (:func:`find_resume_checkpoint`): an empty or truncated
 latest checkpoint falls back to the newest intact one, and a work dir that was moved or copied
 resumes the same file name from its new place.
@@ -33,9 +42,6 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from . import allowlist_pickle
 
-# Written into dumped configs by ausam_mm <= 0.1 for resumed runs; such configs still load,
-# through the same allow-list (nothing is unpickled in full any more).
-LEGACY_RESUME_PREFIX = 'own-run://'
 CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
 REFUSED = """\
@@ -85,16 +91,27 @@ def load_checkpoint_file(path: str, map_location=None) -> dict:
         'intact one of the work dir), or set `load_from` to another file.')
 
 
-@CheckpointLoader.register_scheme(prefixes='', force=True)
+#: the environment variable that keeps MMEngine's own loader of local files (``0``)
+LOADER_ENV = 'AUSAM_MM_CHECKPOINT_LOADER'
+
+
 def load_from_local(filename: str, map_location=None) -> dict:
     """MMEngine's loader of local files, with the allow-list (see the module's docstring)."""
     return load_checkpoint_file(filename, map_location)
 
 
-@CheckpointLoader.register_scheme(prefixes=LEGACY_RESUME_PREFIX)
-def load_from_legacy_own_run(filename: str, map_location=None) -> dict:
-    """``own-run://PATH`` of configs dumped by older versions: ``PATH``, with the allow-list."""
-    return load_checkpoint_file(filename[len(LEGACY_RESUME_PREFIX):], map_location)
+def allowlist_loader_enabled() -> bool:
+    """Whether ``import ausam_mm`` registers :func:`load_from_local` (``LOADER_ENV``)."""
+    value = os.environ.get(LOADER_ENV, '1').strip()
+    if value not in ('0', '1', ''):
+        raise ValueError(
+            f'{LOADER_ENV} must be 0 (keep MMEngine\'s own checkpoint loader) or 1 (the '
+            f'allow-list loader of ausam_mm, the default), got {value!r}')
+    return value != '0'
+
+
+if allowlist_loader_enabled():
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
 
 
 def _numbered_checkpoints(work_dir: str) -> List[str]:

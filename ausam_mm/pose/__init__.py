@@ -10,8 +10,7 @@
   rewrites a pose model config so that every loss key is per sample (``docs/pose.md``).
 """
 from ..engine.convert import PER_SAMPLE_ADAPTERS
-from .convert import (PER_IMAGE_HEADS, PER_SAMPLE_HEADS, ROW_HEADS, UNSPLIT_HEADS,
-                      per_sample_pose_losses)
+from .convert import PER_IMAGE_HEADS, ROW_HEADS, UNSPLIT_HEADS, per_sample_pose_losses
 from .distiller import PerSampleDWPoseDistiller
 from .per_image_heads import PerImageRTMOHead, PerImageYOLOXPoseHead
 from .per_sample_loss import BATCH_COUNTS, BATCH_REDUCTIONS, PerSampleLoss, reduction_of
@@ -19,6 +18,6 @@ from .per_sample_loss import BATCH_COUNTS, BATCH_REDUCTIONS, PerSampleLoss, redu
 PER_SAMPLE_ADAPTERS.register_module(name='mmpose', module=per_sample_pose_losses, force=True)
 
 __all__ = ['PerSampleLoss', 'BATCH_REDUCTIONS', 'BATCH_COUNTS', 'reduction_of',
-           'PER_SAMPLE_HEADS', 'ROW_HEADS', 'PER_IMAGE_HEADS', 'UNSPLIT_HEADS',
+           'ROW_HEADS', 'PER_IMAGE_HEADS', 'UNSPLIT_HEADS',
            'PerImageYOLOXPoseHead', 'PerImageRTMOHead', 'PerSampleDWPoseDistiller',
            'per_sample_pose_losses']

@@ -49,8 +49,6 @@ ROW_HEADS: Dict[str, Tuple[str, ...]] = {
     # 3D lifting: one row per sequence
     'TemporalRegressionHead': ('loss', ), 'MotionRegressionHead': ('loss', ),
 }
-#: Backwards-compatible name: the heads whose losses are wrapped in place.
-PER_SAMPLE_HEADS = tuple(ROW_HEADS)
 #: Loss options a head reads from its loss *config*: repeated on the wrapper's config.
 READ_BY_HEAD: Dict[str, Tuple[str, ...]] = {'VisPredictHead': ('use_sigmoid', )}
 
@@ -120,7 +118,7 @@ def _convert_head(head: dict, path: str, batch_size: Optional[int]) -> List[str]
                 k in head for k in keys):
             return []  # wrapped by the user (any head, every loss key): left as it is
         why = UNSPLIT_HEADS.get(head_type, 'it is not among the heads verified to pass one '
-                                           f'row per sample to its losses {PER_SAMPLE_HEADS}')
+                                           f'row per sample to its losses {tuple(ROW_HEADS)}')
         listed = ', '.join(f'{path}.{k}' for k in keys) or f'{path} (no loss key found)'
         raise ValueError(
             f'--ausam: {path}.type={head_type!r} cannot be split per sample: {why}. Its losses: '

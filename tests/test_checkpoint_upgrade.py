@@ -1,0 +1,58 @@
+"""The one converter of older checkpoints (ausam_mm/engine/upgrade.py), on a checkpoint that
+ausam_mm 0.1.0 wrote (tests/data/ckpt_v0_1, made by tests/make_ckpt_v0_1.py)."""
+import os
+import shutil
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from ausam_mm.engine import load_checkpoint_file
+from ausam_mm.engine.upgrade import upgrade_ausam_state, upgrade_optimizer_state
+from conftest import DATA, assert_resumed, train, weights
+from make_ckpt_v0_1 import ckpt_v0_1_cfg
+
+FIXTURE = os.path.join(DATA, 'ckpt_v0_1', 'epoch_2.pth')
+#: the torch that wrote the fixture: its first two epochs are bit-identical on this one only
+FIXTURE_TORCH = '2.14.1'
+
+
+def test_checkpoint_of_0_1_0_resumes_exactly_through_the_converter(tmp_path):
+    old = load_checkpoint_file(FIXTURE)
+    assert 'sampler_options' in old['ausam'] and 'sam_updates' in old['optimizer']  # 0.1.0's
+    work_dir = tmp_path / 'resumed'
+    work_dir.mkdir()
+    shutil.copy(FIXTURE, work_dir / 'epoch_2.pth')
+    resumed = train(ckpt_v0_1_cfg(work_dir, resume=True, load_from=str(work_dir / 'epoch_2.pth'),
+                                  log_level='INFO'))
+    assert_resumed(resumed, 2, 4)
+    straight = train(ckpt_v0_1_cfg(tmp_path / 'straight'))
+    assert resumed.optim_wrapper.optimizer_updates == straight.optim_wrapper.optimizer_updates == 6
+    ha, hb = straight.optim_wrapper.history, resumed.optim_wrapper.history
+    a, b = weights(straight), weights(resumed)
+    if torch.__version__.split('+')[0] == FIXTURE_TORCH:
+        assert torch.equal(ha.count, hb.count) and torch.equal(ha.total, hb.total)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    else:  # another torch computed the straight run's first two epochs
+        torch.testing.assert_close(ha.total, hb.total, rtol=1e-4, atol=1e-6)
+        assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-4) for k in a)
+    # what the resumed run writes is today's format, which the converter leaves as it is
+    new = load_checkpoint_file(str(work_dir / 'epoch_3.pth'))
+    assert set(new['ausam']) == {'history', 'start_iter', 'options', 'draws_ahead', 'world_size'}
+    assert upgrade_ausam_state(new['ausam']) is new['ausam']
+    assert upgrade_optimizer_state(new['optimizer']) is new['optimizer']
+    assert new['optimizer']['optimizer_updates'] == 6 and 'sam_updates' not in new['optimizer']
+    assert upgrade_ausam_state(old['ausam'])['options'] == old['ausam']['sampler_options']
+
+
+def test_checkpoint_of_0_1_0_with_a_config_without_the_hook_fails_naming_it(tmp_path):
+    """Resumed with no AUSAMHook (a hand-written config), the scores would not be restored:
+    the first draw raises, naming the config line, before any step."""
+    shutil.copy(FIXTURE, tmp_path / 'epoch_2.pth')
+    runner = Runner.from_cfg(Config(ckpt_v0_1_cfg(
+        tmp_path, resume=True, load_from=str(tmp_path / 'epoch_2.pth'), custom_hooks=[])))
+    with pytest.raises(RuntimeError, match=r"AUSAMBatchSampler is not linked(.|\n)*"
+                                           r"custom_hooks = \[dict\(type='AUSAMHook'\)\]"):
+        runner.train()
+    assert runner.iter == 4
