@@ -140,6 +140,22 @@ def test_stochastic_weight_perturbation_against_a_reference():
     assert len(masks) > 1
 
 
+def test_weight_perturbation_draws_among_the_perturbed_groups():
+    """With the head's group at sam_perturb=False, perturb_fraction=0.5 keeps half of the 8
+    feature tensors in the ascent pass at every step (their gradient hooks fire twice)."""
+    torch.manual_seed(0)
+    model = ToyConvNet()
+    wrapper = esam(model, perturb_fraction=0.5,
+                   paramwise_cfg=dict(custom_keys={'head': dict(sam_perturb=False)}))
+    fired = {}
+    for k, p in model.features.named_parameters():
+        p.register_hook(lambda grad, k=k: fired.__setitem__(k, fired.get(k, 0) + 1))
+    for step in range(4):
+        fired.clear()
+        model.train_step(toy_batch(n=16, seed=step), wrapper)
+        assert sorted(fired.values()) == [1] * 4 + [2] * 4
+
+
 def test_scalar_loss_error_names_esam_and_the_fix():
     model = ToyConvNet(per_sample=False)
     with pytest.raises(ValueError, match=r"ESAM needs one loss value.*--esam"):

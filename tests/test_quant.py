@@ -123,14 +123,12 @@ def test_result_is_the_inner_model_and_loads_float_and_own_state_dicts():
     assert torch.equal(model.backbone.conv1.weight, float_model.backbone.conv1.weight)
     warm_up(model)
     assert set(model.state_dict()) == float_keys | scale_keys
-    assert all(p.sam_perturb is False for _, p in quant_parameters(model))
     # loading a state dict (load_from, resume) keeps the scale Parameters the optimizer holds
     from brevitas import config
     params, reinit = dict(quant_parameters(model)), config.REINIT_ON_STATE_DICT_LOAD
     state = {k: v + 1 for k, v in model.state_dict().items()}
     model.load_state_dict(state)
-    assert all(p is params[n] and p.sam_perturb is False and torch.equal(p, state[n])
-               for n, p in quant_parameters(model))
+    assert all(p is params[n] and torch.equal(p, state[n]) for n, p in quant_parameters(model))
     assert config.REINIT_ON_STATE_DICT_LOAD is reinit
 
 
@@ -178,18 +176,21 @@ def test_mmcv_wrapper_layers_are_quantized_and_nothing_is_skipped_silently(tmp_p
 
 @pytest.mark.parametrize('perturb', [False, True])
 def test_sam_perturbs_quantizer_scales_only_when_asked(perturb):
-    """Watch the values the 2nd (perturbed) forward really uses, with a forward pre-hook."""
+    """The param-group key ``sam_perturb`` set on the scales by ``custom_keys`` (as the QAT
+    configs do): watch the values the 2nd (perturbed) forward really uses, with a forward
+    pre-hook."""
     torch.manual_seed(0)
-    model = tiny_classifier(collect_stats_steps=1, perturb_quant_params=perturb)
+    model = tiny_classifier(collect_stats_steps=1)
     warm_up(model, steps=2)
     layer = model.backbone.layer1[0].conv1
     scales = dict(quant_parameters(layer))
-    assert len(scales) == 2 and all(p.sam_perturb is perturb for p in scales.values())
+    assert len(scales) == 2
     seen = []
     layer.register_forward_pre_hook(lambda m, args: seen.append(
         [m.weight.detach().clone()] + [p.detach().clone() for p in scales.values()]))
-    wrapper = build_optim_wrapper(model, dict(type='SAMOptimWrapper', rho=0.5,
-                                              optimizer=dict(type='SGD', lr=0.1)))
+    wrapper = build_optim_wrapper(model, dict(
+        type='SAMOptimWrapper', rho=0.5, optimizer=dict(type='SGD', lr=0.1),
+        paramwise_cfg=dict(custom_keys={'.scaling_impl.value': dict(sam_perturb=perturb)})))
     model.train_step(batch(seed=5), wrapper)
     (w1, *s1), (w2, *s2) = seen
     assert not torch.equal(w1, w2)  # the weights were perturbed in the second pass
@@ -197,6 +198,13 @@ def test_sam_perturbs_quantizer_scales_only_when_asked(perturb):
         assert torch.equal(a, b) is not perturb
     after = [p.detach() for p in scales.values()]
     assert all(not torch.equal(a, b) for a, b in zip(s1, after))  # SGD trained the scales
+
+
+def test_the_0_1_option_perturb_quant_params_is_refused_with_the_config_to_write():
+    with pytest.raises(ValueError, match=r"(?s)perturb_quant_params=False\).*Remove the option.*"
+                                         r"custom_keys=\{'\.scaling_impl\.value': "
+                                         r"dict\(sam_perturb=False\)\}"):
+        tiny_classifier(perturb_quant_params=False)
 
 
 # -- configs ---------------------------------------------------------------------------------
@@ -219,6 +227,10 @@ def test_every_config_loads_and_builds_its_model():
         model = built[key] = built.get(key) or build_from(cfg)
         name = osp.basename(path)
         layers = quant_layers(model)
+        if '/qat/' in path:  # SAM leaves exactly the quantizers' scales at w (trains them all)
+            groups = build_optim_wrapper(model, cfg.optim_wrapper).param_groups
+            unperturbed = {p for g in groups if g.get('sam_perturb') is False for p in g['params']}
+            assert unperturbed == {p for _, p in quant_parameters(model)}, name
         if '/qat/' not in path:
             assert not layers, name
         elif 'simcc' in name:

@@ -4,6 +4,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 from ausam_mm.engine.sam_optim_wrapper import SAMMixin
@@ -110,6 +111,72 @@ def test_rho_is_a_param_group_value_and_round_trips():
     other.load_state_dict(copy.deepcopy(saved))
     assert other.param_groups[0]['rho'] == 0.2
     torch.testing.assert_close(other.state_dict()['state'], saved['state'])
+
+
+#: MMEngine's paramwise_cfg setting the param-group key by name: the head is not perturbed
+FROZEN_HEAD = dict(custom_keys={'head': dict(sam_perturb=False)})
+
+
+@pytest.mark.parametrize('kind', ['SAMOptimWrapper', 'ESAMOptimWrapper'])
+def test_a_group_with_sam_perturb_false_stays_at_w_and_is_trained(kind):
+    """The head keeps ``w`` in the second forward while the features move, ``||g||`` is the
+    features' alone, and the base optimizer still steps the head."""
+    torch.manual_seed(0)
+    model = ToyConvNet()
+    probe = copy.deepcopy(model)
+    seen = []
+    model.head.register_forward_pre_hook(lambda m, args: seen.append(
+        (m.weight.detach().clone(), model.features[0].weight.detach().clone())))
+    wrapper = build_optim_wrapper(model, dict(type=kind, rho=0.5, paramwise_cfg=FROZEN_HEAD,
+                                              optimizer=dict(type='SGD', lr=0.1)))
+    before = model.head.weight.detach().clone()
+    batch = toy_batch()
+    model.train_step(batch, wrapper)
+    (head_w, conv_w), (head_e, conv_e) = seen[:2]  # the forwards at w and at w + e
+    assert torch.equal(head_w, head_e) and not torch.equal(conv_w, conv_e)
+    assert not torch.equal(model.head.weight, before)
+    y = torch.stack([s.label for s in batch['data_samples']])
+    F.cross_entropy(probe.logits(probe.data_preprocessor(batch, True)['inputs']), y).backward()
+    norm = torch.norm(torch.stack([p.grad.norm() for p in probe.features.parameters()]))
+    got = wrapper.message_hub.get_scalar('train/sam/grad_norm').current()
+    assert got == pytest.approx(float(norm), rel=1e-5)
+
+
+def test_sam_perturb_that_is_not_a_bool_is_refused_naming_the_group():
+    with pytest.raises(TypeError, match=r"`sam_perturb of param group 8 \(paramwise_cfg"
+                                        r"\.custom_keys\)` must be True or False, got 'no'"):
+        build_optim_wrapper(ToyConvNet(), dict(
+            type='SAMOptimWrapper', optimizer=dict(type='SGD', lr=0.1),
+            paramwise_cfg=dict(custom_keys={'head': dict(sam_perturb='no')})))
+
+
+def test_group_keys_a_checkpoint_lacks_keep_the_config_values(tmp_path):
+    """A base optimizer's checkpoint (and ausam_mm 0.1's) has no 'rho' and no 'sam_perturb'
+    in its param groups: the resumed SAM wrapper keeps the config's and steps. A checkpoint's
+    own sam_perturb continues, as lr does, and the config's other value is logged."""
+    model = ToyConvNet()
+    plain = build_optim_wrapper(model, dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
+                                            paramwise_cfg=dict(custom_keys={'head': {}})))
+
+    def sam():
+        return build_optim_wrapper(model, dict(type='SAMOptimWrapper', rho=0.3,
+                                               optimizer=dict(type='SGD', lr=0.1),
+                                               paramwise_cfg=FROZEN_HEAD))
+    wrapper = sam()
+    wrapper.load_state_dict(plain.state_dict())
+    groups = wrapper.optimizer.param_groups
+    assert [g['rho'] for g in groups] == [0.3] * 10
+    assert [g.get('sam_perturb') for g in groups] == [None] * 8 + [False] * 2
+    model.train_step(toy_batch(), wrapper)
+    saved = copy.deepcopy(wrapper.state_dict())
+    saved['param_groups'][8]['sam_perturb'] = True
+    log = tmp_path / 'resume.log'
+    MMLogger.get_instance(f'groups_{id(log)}', log_file=str(log))
+    resumed = sam()
+    resumed.load_state_dict(saved)
+    assert [g.get('sam_perturb') for g in resumed.optimizer.param_groups][8:] == [True, False]
+    assert ("param group 8 continues with the checkpoint's sam_perturb=True; the config's "
+            'sam_perturb=False is not used') in log.read_text()
 
 
 def test_logs_grad_norm_and_sharpness():

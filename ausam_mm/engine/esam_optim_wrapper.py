@@ -69,7 +69,8 @@ class ESAMMixin(SAMMixin):
             ``floor(gamma * B)`` samples (at least 1) whose loss rose most under the
             perturbation. 1 is SAM (no ranking forward is run).
         perturb_fraction: fraction of the parameter tensors that the ascent pass computes the
-            gradient of and perturbs, (0, 1] (ESAM's ``beta``); 1 (default): all, as SAM.
+            gradient of and perturbs, (0, 1] (ESAM's ``beta``), drawn from the param groups
+            SAM perturbs (``sam_perturb``, see :class:`SAMMixin`); 1 (default): all, as SAM.
         **kwargs: those of :class:`SAMMixin` (``rho``, ``adaptive``, ``interval``, ...).
 
     Note:
@@ -123,9 +124,10 @@ class ESAMMixin(SAMMixin):
                 p.requires_grad_(True)
 
     def _left_out(self) -> List[Tensor]:
-        """A random ``1 - perturb_fraction`` of the trainable parameter tensors, drawn from
-        (seed, micro-batch count, rank): reproducible, and the same after resume."""
-        params = [p for g in self.optimizer.param_groups for p in g['params'] if p.requires_grad]
+        """A random ``1 - perturb_fraction`` of the trainable parameter tensors that SAM
+        perturbs (``sam_perturb`` groups), drawn from (seed, micro-batch count, rank):
+        reproducible, and the same after resume."""
+        params = [p for group in self._perturbed_params() for p in group if p.requires_grad]
         if not params:
             return []
         count = subset_size(self.perturb_fraction, len(params))

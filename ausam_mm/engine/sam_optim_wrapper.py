@@ -33,6 +33,9 @@ from .upgrade import upgrade_optimizer_state
 #: "Defaults of the reference recipe" says why 0.05)
 DEFAULT_RHO = 0.05
 
+#: the param-group keys of the SAM step: the group's radius and whether it is perturbed
+SAM_GROUP_KEYS = ('rho', 'sam_perturb')
+
 
 class _Forward:
     """The one model call seen inside ``optim_context``: the module, its inputs, its output."""
@@ -85,8 +88,15 @@ class SAMMixin:
     Note:
         Contract with the model: inside ``optim_context`` the model is called exactly once
         (``BaseModel.train_step`` does), and calling it again with the same inputs gives the
-        loss dict at the current weights. Parameters with ``sam_perturb = False`` set on them
-        are updated by the optimizer but not perturbed (see ``BrevitasQATModel``).
+        loss dict at the current weights.
+
+    Note:
+        A param group with ``sam_perturb=False`` is updated by the optimizer but not perturbed:
+        its parameters stay at ``w`` in the second pass and are left out of ``||g||``. Set it
+        per parameter name with MMEngine's ``paramwise_cfg``, e.g.
+        ``paramwise_cfg=dict(custom_keys={'.scaling_impl.value': dict(sam_perturb=False)})``
+        (the quantizers' scales of a ``BrevitasQATModel``, as ``configs/qat/`` do). Default:
+        True (perturbed).
 
     Note:
         ``accumulative_counts > 1`` is supported: each micro-batch does its own two passes and
@@ -111,6 +121,8 @@ class SAMMixin:
         for i, group in enumerate(self.optimizer.param_groups):
             group.setdefault('rho', rho)
             check_real(f'rho of param group {i}', group['rho'], low=0)
+            check_bool(f'sam_perturb of param group {i} (paramwise_cfg.custom_keys)',
+                       group.get('sam_perturb', True))
         self.adaptive = check_bool('adaptive', adaptive)
         self.eta = check_real('eta', eta, low=0)
         self.sync_perturbation = check_bool('sync_perturbation', sync_perturbation)
@@ -173,8 +185,25 @@ class SAMMixin:
         # the draws continue with the checkpoint's seed (a run without draws saved none)
         self.schedule_seed = state_dict.pop('sam_schedule_seed', self.schedule_seed)
         saved = state_dict.pop('sam_options', None) or {}
+        configured = [{k: g[k] for k in SAM_GROUP_KEYS if k in g}
+                      for g in self.optimizer.param_groups]
         super().load_state_dict(state_dict)
+        self._keep_group_keys(configured)
         self._log_option_changes(saved)
+
+    def _keep_group_keys(self, configured: List[Dict[str, Any]]) -> None:
+        """The checkpoint's param groups replace the config's (torch's ``load_state_dict``):
+        a SAM key the checkpoint lacks (a base optimizer's run, ausam_mm 0.1) keeps the
+        config's value; a ``sam_perturb`` that differs continues from the checkpoint, as
+        ``lr`` does, and is logged."""
+        for i, (group, config) in enumerate(zip(self.optimizer.param_groups, configured)):
+            for key, value in config.items():
+                old = group.setdefault(key, value)
+                if key == 'sam_perturb' and old != value:
+                    print_log(f'{type(self).__name__} resumed: param group {i} continues with '
+                              f'the checkpoint\'s sam_perturb={old}; the config\'s '
+                              f'sam_perturb={value} is not used.', logger='current',
+                              level=logging.WARNING)
 
     def _log_option_changes(self, saved: Dict[str, Any]) -> None:
         """The resume rule (docs/reliability.md): state comes from the checkpoint - ``rho`` lives
@@ -289,11 +318,16 @@ class SAMMixin:
             loss, _ = forward.parse_losses(losses)
         return loss
 
+    def _perturbed_params(self) -> List[List[Tensor]]:
+        """The parameters SAM may perturb, per param group: none of a ``sam_perturb=False``
+        group."""
+        return [list(g['params']) if g.get('sam_perturb', True) else []
+                for g in self.optimizer.param_groups]
+
     def _ascend(self) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """``w <- w + e`` from the ascent gradients; returns (saved w, moved params, ||g||)."""
-        groups = [[p for p in g['params']
-                   if p.grad is not None and getattr(p, 'sam_perturb', True)]
-                  for g in self.optimizer.param_groups]
+        groups = [[p for p in params if p.grad is not None]
+                  for params in self._perturbed_params()]
         flat = [p for group in groups for p in group]
         norm = grad_norm(flat, self.adaptive, self.eta)
         # fp16: an overflowing ascent pass (inf/nan norm) skips the perturbation; the scaler

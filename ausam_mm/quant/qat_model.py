@@ -5,7 +5,10 @@ Examples:
     >>>     type='BrevitasQATModel',
     >>>     model=dict(type='ImageClassifier', ...),        # any model config of the scope
     >>>     weight_bit_width=4, act_bit_width=4, first_last_bit_width=8,
-    >>>     quantizer='lsq', skip=[], perturb_quant_params=False)
+    >>>     quantizer='lsq', skip=[])
+    >>> # SAM/AUSAM perturb the weights, not the quantizers' learned scales (still trained):
+    >>> optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
+    >>>     '.scaling_impl.value': dict(sam_perturb=False)}))
 """
 import logging
 from typing import Optional, Sequence, Union
@@ -26,7 +29,7 @@ class KeepQuantizersOnLoad:
     By default (``brevitas.config.REINIT_ON_STATE_DICT_LOAD``) every Brevitas quant proxy
     rebuilds its quantizer, with new scale ``Parameter`` objects, whenever a state dict is
     loaded. MMEngine builds the optimizer before ``load_from``/resume, so the rebuilt scales
-    would no longer be trained and would lose ``sam_perturb``. These hooks switch the flag off
+    would no longer be the ones the optimizer trains. These hooks switch the flag off
     for the duration of one load of the model (the values are still loaded, in place).
     """
 
@@ -51,17 +54,14 @@ class KeepQuantizersOnLoad:
 def quantize_model(model: nn.Module, weight_bit_width: int = 4, act_bit_width: int = 4,
                    first_last_bit_width: Optional[int] = 8, quantizer: str = 'lsq',
                    skip: Sequence[str] = (), first_last_layers: Optional[Sequence[str]] = None,
-                   perturb_quant_params: bool = False,
                    collect_stats_steps: Optional[int] = None) -> nn.Module:
     """Quantize ``model``'s conv/linear layers in place and return it (the options are those
     of :func:`build_qat_model`)."""
-    from .layerwise import UNMAPPED, format_plan, plan_layers, quant_parameters, quantize_layers_
+    from .layerwise import UNMAPPED, format_plan, plan_layers, quantize_layers_
     plans = plan_layers(model, weight_bit_width, act_bit_width, first_last_bit_width,
                         skip=skip, first_last_layers=first_last_layers)
     quantize_layers_(model, plans, quantizer, skip=skip,
                      collect_stats_steps=collect_stats_steps)
-    for _, param in quant_parameters(model):
-        param.sam_perturb = perturb_quant_params
     KeepQuantizersOnLoad().register(model)
     print_log(format_plan(plans, quantizer), logger='current')
     unmapped = [p.name for p in plans if p.note.startswith(UNMAPPED)]
@@ -77,9 +77,9 @@ def build_qat_model(model: Union[dict, ConfigDict], weight_bit_width: int = 4,
                     act_bit_width: int = 4, first_last_bit_width: Optional[int] = 8,
                     quantizer: str = 'lsq', skip: Sequence[str] = (),
                     first_last_layers: Optional[Sequence[str]] = None,
-                    perturb_quant_params: bool = False,
                     collect_stats_steps: Optional[int] = None,
-                    data_preprocessor: Optional[dict] = None) -> nn.Module:
+                    data_preprocessor: Optional[dict] = None,
+                    perturb_quant_params: Optional[bool] = None) -> nn.Module:
     """Build ``model`` with the registry of the current scope and quantize it for QAT.
 
     Why a builder and not a wrapper module: the result *is* the inner model (its class,
@@ -103,25 +103,32 @@ def build_qat_model(model: Union[dict, ConfigDict], weight_bit_width: int = 4,
         skip: module names kept in float, with everything under them (e.g. ``['head']``).
         first_last_layers: names of the layers at ``first_last_bit_width``; None: the first
             and the last conv/linear layer in module order.
-        perturb_quant_params: if False, SAM/AUSAM do not perturb the quantizers' learned
-            parameters (``p.sam_perturb = False``); the base optimizer trains them all the same.
         collect_stats_steps: training forwards over which input scales are initialised
             (Brevitas's default: 300). SAM runs two forwards per step.
         data_preprocessor: set by the Runner from a top-level ``data_preprocessor``; passed on
             to the inner model unless it has its own.
+        perturb_quant_params: refused (ausam_mm 0.1's option): whether SAM perturbs the
+            quantizers' learned parameters is the param-group key ``sam_perturb``, set in the
+            optimizer's config (see the module's example and :class:`SAMMixin`).
 
     Note:
         The table of layers and bit widths goes to the current MMEngine logger; layers with
         weights that no Brevitas layer replaces are listed and warned about. A subclass of a
         torch layer that redefines ``forward`` raises ``ValueError`` (add it to ``skip``).
     """
+    if perturb_quant_params is not None:
+        raise ValueError(
+            f'BrevitasQATModel(perturb_quant_params={perturb_quant_params!r}): whether SAM '
+            "perturbs the quantizers' learned parameters is the optimizer's param-group key "
+            '`sam_perturb` since ausam_mm 0.2 (default True: perturbed). Remove the option; to '
+            "leave the quantizers' scales unperturbed, write\n    optim_wrapper = dict("
+            "paramwise_cfg=dict(custom_keys={'.scaling_impl.value': dict(sam_perturb=False)}))")
     model = dict(model)
     if data_preprocessor is not None:
         model.setdefault('data_preprocessor', data_preprocessor)
     inner = MODELS.build(model)
     return quantize_model(inner, weight_bit_width, act_bit_width, first_last_bit_width,
-                          quantizer, skip, first_last_layers, perturb_quant_params,
-                          collect_stats_steps)
+                          quantizer, skip, first_last_layers, collect_stats_steps)
 
 
 BrevitasQATModel = build_qat_model

@@ -4,7 +4,7 @@
 # scratch as is.
 _base_ = ['../cls/resnet18_cifar10_sgd.py']
 model = dict(_delete_=True, type='BrevitasQATModel', model={{_base_.model}},
-             weight_bit_width=4, act_bit_width=4, first_last_bit_width=8, quantizer='lsq',
-             perturb_quant_params=False)
-# no weight decay on the quantizers' learned scales (they are still trained)
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'.scaling_impl.value': dict(decay_mult=0.)}))
+             weight_bit_width=4, act_bit_width=4, first_last_bit_width=8, quantizer='lsq')
+# the quantizers' learned scales: trained without weight decay, and not perturbed by SAM/AUSAM
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
+    '.scaling_impl.value': dict(decay_mult=0., sam_perturb=False)}))

@@ -6,4 +6,7 @@ _base_ = ['mmpose::body_2d_keypoint/simcc/mpii/simcc_res50_wo-deconv-8xb64-210e_
 custom_imports = dict(imports=['ausam_mm'], allow_failed_imports=False)
 model = dict(_delete_=True, type='BrevitasQATModel', model={{_base_.model}},
              weight_bit_width=4, act_bit_width=4, first_last_bit_width=8, quantizer='lsq',
-             skip=['head'], perturb_quant_params=False)
+             skip=['head'])
+# the quantizers' learned scales are trained, not perturbed by SAM/AUSAM
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys={'.scaling_impl.value': dict(sam_perturb=False)}))
