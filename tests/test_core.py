@@ -139,5 +139,8 @@ def test_scores_are_pluggable():
     finally:  # the registry is the process's: leave it as it was
         SCORES.pop('test_loss_rank')
     assert build_score(dict(type='ausam', f_max=0.7)).f_max == 0.7
+    with pytest.raises(ValueError, match=r"\['f_min'\] are options of score='ausam' and have "
+                                         r"no effect with score='uniform'"):
+        build_score(dict(type='uniform', f_min=0.2))
     with pytest.raises(KeyError, match='registered scores'):
         build_score('nope')

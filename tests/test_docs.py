@@ -33,3 +33,34 @@ def test_nothing_cites_the_summary_outside_the_repository():
     docs = glob.glob(osp.join(ROOT, 'docs', '*.md')) + [osp.join(ROOT, 'README.md')]
     offenders = [p for p in SOURCES + docs if outside in open(p).read()]
     assert not offenders
+
+
+def table_rows(heading):
+    """The ``| names | default | ... |`` rows of the table under ``heading`` in the spec."""
+    with open(SPEC) as f:
+        text = f.read()
+    section = text.split(heading, 1)[1].split('\n\n', 2)[1]
+    return [[cell.strip() for cell in line.strip('|').split('|')]
+            for line in section.splitlines()[2:]]
+
+
+def test_the_sampler_table_states_the_defaults_the_code_has():
+    """One home per default: the sampler's and its score's signatures (``sampler_defaults``);
+    the spec's table states them, every option of the sampler in a row."""
+    import ast
+
+    from ausam_mm.engine.ausam_sampler import sampler_defaults
+    defaults, documented = sampler_defaults(), {}
+    for names, values, _ in table_rows('### The sampler (`AUSAMBatchSampler`)'):
+        names = re.findall(r'`(\w+)`', names)
+        values = values.split(', ') if len(names) > 1 else [values]
+        values = [v.strip('`') for v in values]
+        documented.update(zip(names, values))
+    assert set(documented) == set(defaults)
+    for name, value in documented.items():
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):  # prose ("the inner sampler's") for a computed default
+            assert defaults[name] is None, name
+            continue
+        assert value == defaults[name] and type(value) is type(defaults[name]), name

@@ -25,7 +25,8 @@ from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional
 
 from mmengine.config import Config
 
-from ..engine.ausam_sampler import AUSAM_SCORE_DEFAULTS
+from ..core.selection import score_options
+from ..engine.ausam_sampler import sampler_defaults
 from ..engine.convert import (ESAM_OPTIONS, SAMPLER_OPTIONS, WRAPPER_OPTIONS, to_ausam, to_esam,
                               to_sam)
 
@@ -94,7 +95,7 @@ def variant_options(name: str, **settings: Any) -> Dict[str, Any]:
                          'or pick another variant')
     accepted = CONVERSIONS[variant.conversion].options
     if variant.options.get('score', 'ausam') != 'ausam':  # f_min, ramp_*: 'ausam' options
-        accepted = accepted - set(AUSAM_SCORE_DEFAULTS)
+        accepted = accepted - set(score_options('ausam'))
     options = dict(variant.options)
     options.update((k, v) for k, v in settings.items() if k in accepted)
     return options
@@ -149,7 +150,7 @@ def ideal_passes(name: str) -> float:
                          f'the training (floats), got begin={begin!r}, end={end!r}')
     share = float(end) - float(begin)
     if variant.conversion == 'ausam':
-        in_phase = options.get('ratio', 0.5) * (k + p) / k
+        in_phase = options.get('ratio', sampler_defaults()['ratio']) * (k + p) / k
     else:
         if variant.conversion == 'sam':
             sam_step = 2.0

@@ -13,6 +13,7 @@ favoured until it has a score, as in the reference code, which starts every ADLP
 Scores are pluggable: subclass :class:`SelectionScore`, decorate it with
 :func:`register_score` and name it in the sampler's ``score=``; the sampler does not change.
 """
+import inspect
 import math
 from typing import Any, Dict, Optional, Type, Union
 
@@ -36,8 +37,22 @@ def register_score(name: str):
     return _register
 
 
+def score_options(name: str) -> Optional[Dict[str, Any]]:
+    """The options of the registered score ``name`` and their defaults, read from its
+    constructor's signature, the one place they are written (``AUSAMScore``: ``f_min=0.1``,
+    ...); None when it takes ``**kwargs`` (any option)."""
+    init = SCORES[name].__init__
+    if init is object.__init__:  # no constructor of its own: no options
+        return {}
+    params = list(inspect.signature(init).parameters.values())[1:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name: p.default for p in params if p.kind is not p.VAR_POSITIONAL}
+
+
 def build_score(score: Union[str, dict, 'SelectionScore']) -> 'SelectionScore':
-    """A score from a name (``'ausam'``), a dict (``dict(type='ausam', f_max=0.6)``) or itself."""
+    """A score from a name (``'ausam'``), a dict (``dict(type='ausam', f_max=0.6)``) or itself.
+    An option the named score does not take is refused, naming the scores that take it."""
     if isinstance(score, SelectionScore):
         return score
     kwargs = {}
@@ -48,6 +63,14 @@ def build_score(score: Union[str, dict, 'SelectionScore']) -> 'SelectionScore':
         raise KeyError(f'unknown score {score!r}: `score` is one of the registered scores '
                        f'{sorted(SCORES)}, a dict with one of them as `type`, or a '
                        'SelectionScore instance')
+    accepted = score_options(score)
+    unknown = sorted(set(kwargs) - set(kwargs if accepted is None else accepted))
+    if unknown:
+        owners = [n for n in SCORES if set(unknown) <= set(score_options(n) or ())]
+        whose = f'options of score={owners[0]!r}' if owners else 'not options of any score'
+        raise ValueError(f'{unknown} are {whose} and have no effect with score={score!r} '
+                         f'(its options: {sorted(accepted)}): remove them, or choose the score '
+                         'that takes them.')
     return SCORES[score](**kwargs)
 
 
@@ -79,8 +102,8 @@ class UniformScore(SelectionScore):
         return torch.full((len(indices),), 1.0 / len(indices), dtype=torch.float64)
 
 
-def f_max_at(epoch: float, f_min: float, f_max: float, ramp_start: float = 0,
-             ramp_epochs: float = 30) -> float:
+def f_max_at(epoch: float, f_min: float, f_max: float, ramp_start: float,
+             ramp_epochs: float) -> float:
     """Upper bound of the scaled score at ``epoch``: linear from ``f_min`` to ``f_max``."""
     if ramp_epochs <= 0:
         return f_max if epoch >= ramp_start else f_min

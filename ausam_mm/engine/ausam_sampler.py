@@ -11,6 +11,7 @@ The sampler owns the run's score history and its resume state (:meth:`state_dict
 sampler the epoch, and moves the sampler's state into and out of ``checkpoint['ausam']``
 (docs/ausam.md, "The link").
 """
+import inspect
 import logging
 import math
 from typing import Any, Dict, Iterator, List, Optional, Union
@@ -27,15 +28,23 @@ from ..core.importance import draw_systematic, importance_weights, inclusion_pro
 from ..core.options import check_bool, check_int, check_real, config_value_used, \
     option_changes
 from ..core.selection import SelectionScore, build_score, draw_subset, generator_for, \
-    subset_size
+    score_options, subset_size
 from .config_help import missing_hook
 from .indexed_dataset import IndexedDataset, WeightedIndex
 
 #: subsets the sampler remembers (far more than a DataLoader's workers draw ahead of training)
 KEEP_DRAWS = 1024
 
-#: defaults of the options of ``score='ausam'`` (docs/ausam.md, "Options and defaults")
-AUSAM_SCORE_DEFAULTS = dict(f_min=0.1, f_max=0.5, ramp_start=0, ramp_epochs=30)
+
+def sampler_defaults() -> Dict[str, Any]:
+    """AUSAM's defaults, read from where they are written: the options of
+    :class:`AUSAMBatchSampler` (``ratio``, ``warmup_epochs``, ...) and those of its default
+    score (``'ausam'``: ``f_min``, ``f_max``, ``ramp_start``, ``ramp_epochs``), from their
+    signatures. ``to_ausam`` and the sampler's table in docs/ausam.md, "Options and
+    defaults" (checked by tests/test_docs.py), read them here."""
+    params = inspect.signature(AUSAMBatchSampler.__init__).parameters.values()
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    return dict(defaults, **score_options(defaults['score']))
 
 
 @DATA_SAMPLERS.register_module()
@@ -49,8 +58,10 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         drop_last: drop a last, incomplete candidate batch.
         ratio: fraction of each candidate batch that is loaded and gets the SAM step, (0, 1].
         f_min, f_max, ramp_start, ramp_epochs: the probability range and its ramp
-            (docs/ausam.md, "Selection"); options of ``score='ausam'`` (defaults 0.1, 0.5, 0,
-            30), refused with any other score, which would not use them.
+            (docs/ausam.md, "Selection"): options of the score named by ``score`` (of
+            ``'ausam'``, with :class:`~ausam_mm.core.AUSAMScore`'s defaults), passed to it;
+            refused with a score that does not take them, or given as a dict or an instance
+            (then they go inside it).
         warmup_epochs: epochs of full batches at the start, so that every sample gets a score.
         score: ``'ausam'`` (the paper), ``'uniform'`` (random-subset SAM, the ablation), any
             name registered with :func:`ausam_mm.core.selection.register_score`, a dict with
@@ -110,13 +121,13 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.importance_weights = importance_weights
         given = {k: v for k, v in dict(f_min=f_min, f_max=f_max, ramp_start=ramp_start,
                                        ramp_epochs=ramp_epochs).items() if v is not None}
-        if isinstance(score, str) and score == 'ausam':
-            score = dict(AUSAM_SCORE_DEFAULTS, type='ausam', **given)
-        elif given:
-            raise ValueError(
-                f"{sorted(given)} are options of score='ausam' and have no effect with "
-                f"score={score!r}: remove them, or give a score's own options inside "
-                "score=dict(type=..., ...).")
+        if given:  # the score's options, given beside its name: they go to the score
+            if not isinstance(score, str):
+                raise ValueError(
+                    f'{sorted(given)} are score options and score={score!r} is already built '
+                    'or configured: give them inside it, score=dict(type=..., '
+                    f"{', '.join(f'{k}={v!r}' for k, v in given.items())}).")
+            score = dict(type=score, **given)
         self.score = build_score(score)
         self.seed = seed if seed is not None else getattr(sampler, 'seed', None)
         if self.seed is None:

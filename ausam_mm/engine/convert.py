@@ -25,7 +25,7 @@ from typing import Any, Dict, List
 from mmengine.config import Config
 from mmengine.registry import Registry
 
-from .ausam_sampler import AUSAMBatchSampler
+from .ausam_sampler import AUSAMBatchSampler, sampler_defaults
 from .esam_optim_wrapper import ESAMMixin
 from .sam_optim_wrapper import DEFAULT_RHO, SAMMixin
 
@@ -144,7 +144,8 @@ def _set_sampler(cfg: Config, options: Dict) -> List[str]:
     if current is not None and current.get('type') != 'AUSAMBatchSampler':
         raise ValueError(f'train_dataloader already has a batch_sampler ({current.get("type")}); '
                          'AUSAMBatchSampler replaces it. Remove it from the config first.')
-    sampler = dict(type='AUSAMBatchSampler', ratio=0.5)
+    # the ratio in use is written out, as the radius is (the default read from the sampler)
+    sampler = dict(type='AUSAMBatchSampler', ratio=sampler_defaults()['ratio'])
     sampler.update(current or {})
     sampler.update(options)
     loader.batch_sampler = sampler
