@@ -1,9 +1,15 @@
+"""The tests' shared helpers: runner configs (toy and MMPose; AUSAM ones built by
+``to_ausam``), the AUSAM sampler, copies of a run's state, and the suite's fixtures."""
+import copy
 import os
 import sys
 import uuid
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.dataset import DefaultSampler
+from mmengine.logging import MessageHub
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests/toy.py and friends
 # albumentations (imported by MMPose's transforms) asks PyPI for a newer version at import, in
@@ -12,6 +18,9 @@ os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 
 import ausam_mm  # noqa: E402,F401  (registers)
 from ausam_mm.core.torch_compat import GRAD_SCALER_TORCH  # noqa: E402
+from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset  # noqa: E402
+from ausam_mm.engine.convert import to_ausam  # noqa: E402
+from toy import ToyImageDataset  # noqa: E402
 
 #: AMP on the CPU needs torch's device-generic GradScaler (torch >= 2.3); on torch 2.1/2.2 the
 #: Amp* wrappers refuse the CPU (tested), so the tests that train with it there are skipped.
@@ -23,45 +32,97 @@ needs_cpu_amp = pytest.mark.skipif(
 DATA = os.path.join(os.path.dirname(__file__), 'data')
 
 
-def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, n=32,
+# -- runner configs ---------------------------------------------------------------------------
+
+def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, iters=None, n=32,
                    batch_size=8, score='ausam', num_workers=0, persistent_workers=False,
-                   sampler=None, train_cfg=None, **kwargs):
-    """A complete Runner config for ToyConvNet on ToyImageDataset."""
-    dataloader = dict(
-        batch_size=batch_size, num_workers=num_workers, persistent_workers=persistent_workers,
-        sampler=sampler or dict(type='DefaultSampler', shuffle=True),
-        dataset=dict(type='IndexedDataset', dataset=dict(type='ToyImageDataset', n=n)),
-        collate_fn=dict(type='pseudo_collate'))
-    hooks = []
-    if optim.startswith(('AUSAM', 'AmpAUSAM')):
-        dataloader['batch_sampler'] = dict(type='AUSAMBatchSampler', ratio=ratio,
-                                           warmup_epochs=1, score=score)
-        if score == 'ausam':
-            dataloader['batch_sampler'].update(f_min=0.1, f_max=0.5, ramp_epochs=1)
-        hooks = [dict(type='AUSAMHook')]
-    cfg = dict(
+                   sampler=None, train_cfg=None, checkpoint_interval=1, **kwargs):
+    """A complete Runner config (a dict) for ToyConvNet on ToyImageDataset: ``epochs`` epochs,
+    or ``iters`` iterations, a checkpoint every ``checkpoint_interval`` of them. An AUSAM
+    wrapper gets the rest of AUSAM from ``to_ausam``, as ``--ausam`` gives it (1 warm-up
+    epoch; with ``score='ausam'`` a ramp of 1 epoch); ``kwargs`` then replace top-level keys."""
+    checkpoint = dict(type='CheckpointHook', interval=checkpoint_interval)
+    if iters is not None:
+        checkpoint['by_epoch'] = False
+        train_cfg = train_cfg or dict(by_epoch=False, max_iters=iters)
+    cfg = Config(dict(
         model=dict(type='ToyConvNet'),
         work_dir=str(work_dir),
         experiment_name=f'test_{uuid.uuid4().hex[:8]}',
-        train_dataloader=dataloader,
+        train_dataloader=dict(
+            batch_size=batch_size, num_workers=num_workers,
+            persistent_workers=persistent_workers,
+            sampler=sampler or dict(type='DefaultSampler', shuffle=True),
+            dataset=dict(type='IndexedDataset', dataset=dict(type='ToyImageDataset', n=n)),
+            collate_fn=dict(type='pseudo_collate')),
         train_cfg=train_cfg or dict(by_epoch=True, max_epochs=epochs),
-        optim_wrapper=dict(type=optim, optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
-                           rho=0.1),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
-                           logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=hooks,
+        optim_wrapper=dict(type=optim, optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        default_hooks=dict(checkpoint=checkpoint, logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=[],
         randomness=dict(seed=0),
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
-        log_level='WARNING')
-    if optim == 'OptimWrapper':
-        cfg['optim_wrapper'].pop('rho')
+        log_level='WARNING'))
+    if optim != 'OptimWrapper':
+        cfg.optim_wrapper.rho = 0.1
+    if optim.startswith(('AUSAM', 'AmpAUSAM')):
+        options = dict(ratio=ratio, warmup_epochs=1, score=score)
+        if score == 'ausam':
+            options.update(f_min=0.1, f_max=0.5, ramp_epochs=1)
+        to_ausam(cfg, **options)
+    cfg = cfg.to_dict()
     cfg.update(kwargs)
     return cfg
 
 
+def pose_runner_cfg(work_dir, model, dataset, optim='AUSAMOptimWrapper', batch_size=8, epochs=2,
+                    **kwargs):
+    """A complete MMPose Runner config (a Config, default_scope='mmpose') with ausam_mm's
+    wrappers; an AUSAM one is completed by ``to_ausam`` after ``kwargs`` (1 warm-up epoch, a
+    ramp of 1 epoch; the model's losses made per-sample, AUSAMHook after the given hooks)."""
+    cfg = dict(
+        default_scope='mmpose', model=model, work_dir=str(work_dir),
+        experiment_name=f'pose_{uuid.uuid4().hex[:8]}',
+        train_dataloader=dict(batch_size=batch_size, num_workers=0,
+                              sampler=dict(type='DefaultSampler', shuffle=True),
+                              dataset=dict(type='IndexedDataset', dataset=dataset)),
+        train_cfg=dict(by_epoch=True, max_epochs=epochs),
+        optim_wrapper=dict(type=optim, optimizer=dict(type='Adam', lr=1e-3), rho=0.05),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
+                           logger=dict(type='LoggerHook', interval=1)),
+        randomness=dict(seed=0), env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        log_level='WARNING')
+    cfg = Config(dict(cfg, **kwargs))
+    if 'AUSAM' in optim:
+        to_ausam(cfg, ratio=0.5, warmup_epochs=1, ramp_epochs=1)
+    return cfg
+
+
+def write_cfg(tmp_path, **kwargs):
+    """``toy_runner_cfg`` written as a config file for ``tools/train.py``; returns its path."""
+    cfg = toy_runner_cfg(tmp_path / 'unused', custom_imports=dict(imports=['toy']), **kwargs)
+    cfg.pop('experiment_name')  # each run names its own
+    path = str(tmp_path / 'toy_cfg.py')
+    Config(cfg).dump(path)
+    return path
+
+
+# -- samplers ---------------------------------------------------------------------------------
+
+def ausam_sampler(n=20, batch_size=8, shuffle=True, **options):
+    """An AUSAMBatchSampler over ``n`` toy samples, with its own MessageHub, linked as AUSAMHook
+    links it (the test posts the scores itself)."""
+    MessageHub.get_instance(f'sampler_{uuid.uuid4().hex[:8]}')
+    dataset = IndexedDataset(ToyImageDataset(n=n))
+    sampler = AUSAMBatchSampler(DefaultSampler(dataset, shuffle=shuffle, seed=0), batch_size,
+                                **options)
+    sampler.link()
+    return sampler
+
+
+# -- runs and their state ---------------------------------------------------------------------
+
 def train(cfg, *hooks):
     """Build a Runner from a config (dict or Config), register ``hooks``, train it."""
-    from mmengine.config import Config
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg if isinstance(cfg, Config) else Config(cfg))
     for hook in hooks:
@@ -70,9 +131,45 @@ def train(cfg, *hooks):
     return runner
 
 
+def straight_and_resumed(make_cfg, work_dir, stop, end):
+    """Two runs of the config ``make_cfg(work_dir, length, **keys)``: one straight to ``end``,
+    one to ``stop`` that then resumes from its last checkpoint to ``end`` (log_level INFO, so
+    that :func:`assert_resumed` can check it). Returns (straight, resumed)."""
+    from ausam_mm.engine import resume_checkpoint_path
+    straight = train(make_cfg(work_dir / 'straight', end))
+    train(make_cfg(work_dir / 'split', stop))
+    load_from = resume_checkpoint_path(str(work_dir / 'split'), True)
+    resumed = train(make_cfg(work_dir / 'split', end, resume=True, load_from=load_from,
+                             log_level='INFO'))
+    return straight, resumed
+
+
+def state(model):
+    """A copy of ``model``'s state dict (parameters and buffers)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def params(model):
+    """A copy of ``model``'s parameters, by name."""
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
 def weights(runner):
     """A copy of the trained model's state dict."""
-    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+    return state(runner.model)
+
+
+def history_of(runner):
+    """A copy of the run's score history (the AUSAM wrapper's)."""
+    return copy.deepcopy(runner.optim_wrapper.history)
+
+
+def count_forwards(model):
+    """A list that gets the batch size of every forward call of ``model``."""
+    calls = []
+    model.register_forward_pre_hook(
+        lambda module, args, kwargs: calls.append(len(kwargs['inputs'])), with_kwargs=True)
+    return calls
 
 
 def log_of(runner):

@@ -23,7 +23,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, os.path.dirname(__file__))
 from conftest import toy_runner_cfg  # noqa: E402
-import toy  # noqa: E402,F401  (registers the toy model and dataset)
+from toy import rank_state  # noqa: E402  (and registers the toy model and dataset)
 
 
 class ActiveLog(Hook):
@@ -49,11 +49,7 @@ def main():
     log = ActiveLog()
     runner.register_hook(log)
     runner.train()
-    module = runner.model.module
-    history = getattr(runner.optim_wrapper, 'history', None)
-    torch.save(dict(params={k: v.detach().clone() for k, v in module.named_parameters()},
-                    history=history.state_dict() if history is not None else None,
-                    world_size=torch.distributed.get_world_size(), active=log.active),
+    torch.save(dict(rank_state(runner), active=log.active),
                os.path.join(work_dir, f'rank{get_rank()}.pt'))
 
 

@@ -6,27 +6,14 @@ import torch
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.logging import MessageHub
 
-from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset, resume_checkpoint_path
-from conftest import assert_resumed, log_of, train, weights
+from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset
+from conftest import (assert_resumed, ausam_sampler, history_of, log_of, straight_and_resumed,
+                      train, weights)
 from toy import ToyImageDataset
 
 
-def history_of(runner):
-    return copy.deepcopy(runner.optim_wrapper.history)
-
-
-def sampler_for(n=20, batch_size=8, **kwargs):
-    """A sampler linked as AUSAMHook links it (the test posts the scores itself)."""
-    MessageHub.get_instance(f'sampler_test_{id(kwargs)}')
-    dataset = IndexedDataset(ToyImageDataset(n=n))
-    sampler = AUSAMBatchSampler(DefaultSampler(dataset, shuffle=True, seed=0), batch_size,
-                                **kwargs)
-    sampler.link()
-    return sampler
-
-
 def test_sampler_keeps_batches_per_epoch_and_draws_floor_ratio_b():
-    sampler = sampler_for(n=20, batch_size=8, ratio=0.5, warmup_epochs=1)
+    sampler = ausam_sampler(n=20, batch_size=8, ratio=0.5, warmup_epochs=1)
     assert len(sampler) == 3
     sampler.set_epoch(0)
     warm = list(sampler)
@@ -48,7 +35,7 @@ def test_sampler_state_dict_moves_its_run_to_another_sampler():
     """state_dict/load_state_dict outside a Runner: the history, AUSAM's start and the subset
     drawn ahead of the iteration in training go to a new sampler, which yields that subset
     again (drawn with the old ratio) and draws the others with its own."""
-    a = sampler_for(n=16, batch_size=8, warmup_epochs=0, ramp_epochs=0)
+    a = ausam_sampler(n=16, batch_size=8, warmup_epochs=0, ramp_epochs=0)
     a.history.update(torch.arange(16), torch.rand(16, generator=torch.Generator().manual_seed(0)))
     a.start_at(1)
     assert a.start_iter == 1
@@ -58,7 +45,7 @@ def test_sampler_state_dict_moves_its_run_to_another_sampler():
     state = a.state_dict()
     assert set(state) == {'history', 'start_iter', 'options', 'draws_ahead', 'world_size'}
     assert state['draws_ahead'] == {3: [drawn[1], None]} and state['start_iter'] == 1
-    b = sampler_for(n=16, batch_size=8, warmup_epochs=0, ramp_epochs=0, ratio=0.25)
+    b = ausam_sampler(n=16, batch_size=8, warmup_epochs=0, ramp_epochs=0, ratio=0.25)
     b.load_state_dict(state)
     assert torch.equal(b.history.count, a.history.count) and b.start_iter == 1
     b.set_epoch(1)
@@ -67,8 +54,8 @@ def test_sampler_state_dict_moves_its_run_to_another_sampler():
 
 
 def test_sampler_reads_scores_posted_during_the_epoch():
-    sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0,
-                          ramp_epochs=0, f_min=0.001, f_max=1.0)
+    sampler = ausam_sampler(n=16, batch_size=16, ratio=0.25, warmup_epochs=0,
+                            ramp_epochs=0, f_min=0.001, f_max=1.0)
     history = sampler.history
     dlp = torch.full((16,), 1e-6)
     dlp[[3, 5, 7, 11]] = 1.0  # four samples dominate
@@ -85,7 +72,7 @@ def test_sampler_requires_indexed_dataset():
     with pytest.raises(TypeError, match="type='IndexedDataset'"):
         AUSAMBatchSampler(DefaultSampler(ToyImageDataset(n=8)), 4)
     with pytest.raises(ValueError, match='1.5'):
-        sampler_for(ratio=1.5)
+        ausam_sampler(ratio=1.5)
 
 
 def test_infinite_sampler_counts_epochs_by_batches():
@@ -161,16 +148,9 @@ def test_iter_based_resume_with_skipped_batches_is_exact(tmp_path, runner_cfg, s
     With workers, the DataLoader draws batches ahead of training (with the scores of that
     moment): the checkpoint keeps the draws in flight, and the resumed run replays them."""
     def cfg(work_dir, iters, **kw):
-        return runner_cfg(work_dir, train_cfg=dict(by_epoch=False, max_iters=iters),
-                          default_hooks=dict(checkpoint=dict(type='CheckpointHook',
-                                                             interval=5, by_epoch=False)),
-                          num_workers=workers, sampler=dict(type=sampler, shuffle=True),
-                          **kw)
-    straight = train(cfg(tmp_path / 'straight', 14))
-    train(cfg(tmp_path / 'split', 10))
-    load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
-    resumed = train(cfg(tmp_path / 'split', 14, resume=True, load_from=load_from,
-                        log_level='INFO'))
+        return runner_cfg(work_dir, iters=iters, checkpoint_interval=5, num_workers=workers,
+                          sampler=dict(type=sampler, shuffle=True), **kw)
+    straight, resumed = straight_and_resumed(cfg, tmp_path, 10, 14)
     assert_resumed(resumed, 0, 10)
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -190,18 +170,12 @@ def test_short_epoch_with_workers_trains_and_resumes_exact(tmp_path, runner_cfg,
     Those draws use the (empty) history of that moment; the run trains, and resumed at
     iteration 3 (one of them not yet trained) it ends bit-identical to the straight run."""
     def cfg(work_dir, iters, **kw):
-        return runner_cfg(work_dir, n=16, train_cfg=dict(by_epoch=False, max_iters=iters),
-                          default_hooks=dict(checkpoint=dict(type='CheckpointHook',
-                                                             interval=3, by_epoch=False)),
-                          num_workers=2, persistent_workers=persistent,
+        return runner_cfg(work_dir, n=16, iters=iters, checkpoint_interval=3, num_workers=2,
+                          persistent_workers=persistent,
                           sampler=dict(type='InfiniteSampler', shuffle=True), **kw)
-    straight = train(cfg(tmp_path / 'straight', 8))
+    straight, resumed = straight_and_resumed(cfg, tmp_path, 3, 8)
     selected = straight.message_hub.get_scalar('train/ausam/selected').data[0]
     assert selected.astype(int).tolist() == [8, 8] + [4] * 6  # 1 warm-up epoch, then half
-    train(cfg(tmp_path / 'split', 3))
-    load_from = resume_checkpoint_path(str(tmp_path / 'split'), True)
-    resumed = train(cfg(tmp_path / 'split', 8, resume=True, load_from=load_from,
-                        log_level='INFO'))
     assert_resumed(resumed, 0, 3)
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -221,7 +195,7 @@ def test_workers_and_persistent_workers(tmp_path, runner_cfg):
 
 def test_uniform_score_ignores_the_scores(tmp_path, runner_cfg):
     """score='uniform': the same subset size, drawn without looking at the history."""
-    sampler = sampler_for(n=16, batch_size=16, ratio=0.25, warmup_epochs=0, score='uniform')
+    sampler = ausam_sampler(n=16, batch_size=16, ratio=0.25, warmup_epochs=0, score='uniform')
     dlp = torch.full((16,), 1e-6)
     dlp[[3, 5, 7, 11]] = 1.0  # would dominate an 'ausam' draw (every one > 25 times)
     sampler.history.update(torch.arange(16), dlp)

@@ -8,7 +8,7 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_sam
-from conftest import assert_resumed, log_of, train, weights
+from conftest import assert_resumed, ausam_sampler, log_of, train, weights
 from toy import ToyConvNet, toy_batch
 
 HOOK_LINE = r"custom_hooks = \[dict\(type='AUSAMHook'\)\]"
@@ -225,12 +225,11 @@ def test_load_from_an_ausam_checkpoint_starts_a_fresh_history(runs, tmp_path):
 
 
 def test_score_options_with_another_score_are_refused():
-    from test_ausam import sampler_for
     with pytest.raises(ValueError, match=r"\['f_min'\] are options of score='ausam'"):
-        sampler_for(score='uniform', f_min=0.2)
+        ausam_sampler(score='uniform', f_min=0.2)
     with pytest.raises(ValueError, match=r"\['ramp_epochs'\](.|\n)*score=dict"):
-        sampler_for(score=dict(type='ausam', f_max=0.6), ramp_epochs=3)
-    assert sampler_for(score='ausam', f_min=0.2).score.f_min == 0.2
+        ausam_sampler(score=dict(type='ausam', f_max=0.6), ramp_epochs=3)
+    assert ausam_sampler(score='ausam', f_min=0.2).score.f_min == 0.2
 
 
 def test_wrapper_keeps_no_history_in_its_state_dict(tmp_path, runner_cfg):

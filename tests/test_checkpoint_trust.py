@@ -17,8 +17,8 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import find_resume_checkpoint, load_checkpoint_file
 from conftest import run_train as run
-from conftest import toy_runner_cfg
-from test_train_tool import MARKER, _Evil, write_cfg  # _Evil: a pickle that touches MARKER
+from conftest import log_of, state, toy_runner_cfg, write_cfg
+from faults import MARKER, ForeignPickle
 
 
 @pytest.fixture
@@ -32,15 +32,7 @@ def marker():
 
 def plant(path):
     """A checkpoint-shaped file whose ``meta`` runs the payload if unpickled in full."""
-    torch.save({'state_dict': {}, 'meta': {'payload': _Evil()}}, str(path))
-
-
-def weights(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def log_of(runner):
-    return open(runner.logger.log_file).read()
+    torch.save({'state_dict': {}, 'meta': {'payload': ForeignPickle()}}, str(path))
 
 
 @pytest.fixture
@@ -89,7 +81,7 @@ def test_load_from_an_own_float_checkpoint_into_brevitas_qat(tmp_path):
     float_run = Runner.from_cfg(Config(toy_runner_cfg(tmp_path / 'float', optim='OptimWrapper',
                                                       epochs=1)))
     float_run.train()
-    trained = weights(float_run.model)
+    trained = state(float_run.model)
     path = str(tmp_path / 'float' / 'epoch_1.pth')
     qat_cfg = toy_runner_cfg(
         tmp_path / 'qat', optim='SAMOptimWrapper', epochs=1, load_from=path,
@@ -97,7 +89,7 @@ def test_load_from_an_own_float_checkpoint_into_brevitas_qat(tmp_path):
                    weight_bit_width=4, act_bit_width=4, collect_stats_steps=2))
     qat = Runner.from_cfg(Config(qat_cfg))
     qat.load_checkpoint(path)  # what Runner.train() does with load_from
-    loaded = weights(qat.model)
+    loaded = state(qat.model)
     for key in ('features.0.weight', 'features.1.running_mean', 'head.weight', 'head.bias'):
         assert torch.equal(loaded[key], trained[key]), key
     assert type(qat.model.features[0]).__name__ == 'QuantConv2d'  # a quantized model

@@ -4,18 +4,15 @@ import copy
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.dataset import DefaultSampler
-from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
-from mmengine.runner import Runner
 
 from ausam_mm.core import (ScoreHistory, importance_weights,
                            inclusion_probabilities, scaled_scores, subset_size,
                            systematic_positions)
-from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset
+from ausam_mm.engine import IndexedDataset
 from ausam_mm.engine.ausam_optim_wrapper import weighted_loss
 from ausam_mm.engine.indexed_dataset import WeightedIndex
+from conftest import ausam_sampler, train
 from toy import ToyConvNet, ToyImageDataset, toy_batch
 
 
@@ -74,16 +71,6 @@ def test_weighted_subset_loss_is_exactly_unbiased_for_the_batch_mean(adlp, k):
         assert abs(plain - float(losses.mean())) > 1e-3
 
 
-def sampler_for(n, batch_size, **kwargs):
-    MessageHub.get_instance(f'importance_test_{n}_{batch_size}_{sorted(kwargs)}')
-    dataset = IndexedDataset(ToyImageDataset(n=n))
-    sampler = AUSAMBatchSampler(DefaultSampler(dataset, shuffle=False), batch_size,
-                                **kwargs)
-    if hasattr(sampler, 'link'):  # AUSAMHook's hand-off, done by hand outside a Runner
-        sampler.link()
-    return sampler
-
-
 def test_sampler_draws_are_unbiased_with_a_fixed_history_and_biased_without_weights():
     """Through the real sampler: many draws of one candidate batch with a fixed history. The
     weighted subset loss (the wrapper's ``weighted_loss``) averages to the batch mean; the
@@ -93,8 +80,8 @@ def test_sampler_draws_are_unbiased_with_a_fixed_history_and_biased_without_weig
     losses = 0.2 + 2 * adlp  # high-DLP samples have high losses, as in training
     means = {}
     for weighted in (True, False):
-        sampler = sampler_for(b, b, ratio=0.25, warmup_epochs=0, ramp_epochs=0,
-                              importance_weights=weighted)
+        sampler = ausam_sampler(b, b, shuffle=False, ratio=0.25, warmup_epochs=0,
+                                ramp_epochs=0, importance_weights=weighted)
         sampler.history.update(torch.arange(b), adlp)
         candidates = list(range(b))
         values = []
@@ -165,12 +152,6 @@ def test_wrapper_weights_both_passes():
         batch['data_samples'][0].set_metainfo(dict(ausam_weight=1.0))
         del batch['data_samples'][1].ausam_weight
         model.train_step(batch, wrapper)
-
-
-def train(cfg):
-    runner = Runner.from_cfg(Config(cfg))
-    runner.train()
-    return runner
 
 
 def test_ratio_one_with_importance_weights_is_bit_identical_to_sam(tmp_path, runner_cfg):

@@ -7,21 +7,9 @@ from mmengine.runner import Runner
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.amp import DeviceAmpOptimWrapper
-from conftest import needs_cpu_amp, toy_runner_cfg, train, weights
-from test_reliability import NaNAtDataset  # noqa: F401  (registers it)
+import faults  # noqa: F401  (registers NaNAtDataset)
+from conftest import count_forwards, needs_cpu_amp, params, toy_runner_cfg, train, weights
 from toy import ToyConvNet, toy_batch
-
-
-def count_forwards(model):
-    """A list that gets the batch size of every forward call of ``model``."""
-    calls = []
-    model.register_forward_pre_hook(
-        lambda module, args, kwargs: calls.append(len(kwargs['inputs'])), with_kwargs=True)
-    return calls
-
-
-def params(model):
-    return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,11 @@ sizes, batch size). For each: 2 epochs of ``--ausam`` (a full-batch warm-up epoc
 of each candidate batch), every loss key logged, and ``--resume`` from the epoch-1 checkpoint
 ends with the straight run's weights and score history bit for bit.
 """
-import copy
 import os.path as osp
 
 import torch
 
-from conftest import assert_resumed, log_of, run_train, weights
+from conftest import assert_resumed, history_of, log_of, run_train, weights
 from pose3d_data import write_h36m, write_interhand
 
 VIDEOPOSE = ('mmpose::body_3d_keypoint/video_pose_lift/h36m/'
@@ -39,7 +38,7 @@ def train_and_resume(config, work_dir, options, samples, batch):
     iters = 2 * -(-samples // batch)
     assert straight.epoch == 2 and straight.iter == iters
     assert f'ausam/selected: {batch // 2}' in log_of(straight)
-    history = copy.deepcopy(straight.optim_wrapper.history)
+    history = history_of(straight)
     # the warm-up epoch scores every sample once, epoch 2 half of each candidate batch
     assert history.coverage == 1.0
     assert int(history.count.sum()) == samples + samples // 2

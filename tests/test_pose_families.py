@@ -26,7 +26,8 @@ from mmpose.structures import PoseDataSample
 
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_ausam
-from test_pose_data import COCO, HEATMAP, INPUT, build, estimator, pipeline, runner_cfg
+from conftest import pose_runner_cfg
+from pose_helpers import COCO, HEATMAP, INPUT, build, estimator, pipeline
 
 BOTTOMUP_COCO = dict(COCO, data_mode='bottomup')  # 4 images, 14 people (2 unlabelled)
 MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
@@ -264,7 +265,8 @@ def test_ausam_trains_two_epochs_and_resumes_exactly(name, tmp_path):
     # of 2 and 3 keep more than one value per BatchNorm channel)
     batch = 4 if dataset.get('data_mode') == 'bottomup' else 6
     dataset = dict(dataset, indices=batch)
-    cfg = runner_cfg(tmp_path / 'run', convert(model_cfg, batch), dataset, batch_size=batch)
+    cfg = pose_runner_cfg(tmp_path / 'run', convert(model_cfg, batch), dataset,
+                          batch_size=batch)
     straight = Runner.from_cfg(copy.deepcopy(cfg))
     straight.train()
     history = straight.optim_wrapper.history

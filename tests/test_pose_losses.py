@@ -16,8 +16,8 @@ from mmpose.registry import MODELS
 from torch import nn
 
 from ausam_mm.pose import ROW_HEADS, PerSampleLoss
-from test_pose_data import (COCO, HEATMAP, INPUT, MPII, build, estimator,  # noqa: F401
-                            pose_batch)
+from pose_helpers import (COCO, HEATMAP, INPUT, MPII, build, estimator,  # noqa: F401
+                          pose_batch)
 
 MSE = dict(type='KeypointMSELoss', use_target_weight=True)
 OHKM = dict(type='KeypointOHKMMSELoss', use_target_weight=True, topk=8)

@@ -19,9 +19,8 @@ from mmengine.runner import Runner
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_ausam
 from ausam_mm.cli import train as train_tool
-from conftest import assert_resumed, log_of, run_train, weights
-from test_pose_data import (DATA, HEATMAP, MPII, estimator,  # noqa: F401
-                            pipeline, runner_cfg)
+from conftest import assert_resumed, history_of, log_of, pose_runner_cfg, run_train, weights
+from pose_helpers import DATA, HEATMAP, MPII, estimator, pipeline  # noqa: F401
 
 SIMCC_MPII = 'mmpose::body_2d_keypoint/simcc/mpii/simcc_res50_wo-deconv-8xb64-210e_mpii-256x256.py'
 HEATMAP_COCO = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
@@ -81,7 +80,7 @@ def test_ausam_flag_on_upstream_coco_heatmap_config_resumes_exactly(tmp_path):
             'ramp_epochs=1', '--cfg-options', *options]
     straight = run_train(argv)
     assert straight.iter == 4 and 'ausam/selected: 3' in log_of(straight)
-    history = copy.deepcopy(straight.optim_wrapper.history)
+    history = history_of(straight)
     assert history.coverage == 1.0 and int(history.count.sum()) == 12 + 6
 
     resumed = run_train(argv + ['--resume', str(tmp_path / 'epoch_1.pth')])
@@ -102,9 +101,9 @@ def heatmap_model(per_sample=True):
 
 
 def test_sam_optim_wrapper_trains_a_pose_model_from_config_and_resumes(tmp_path):
-    cfg = runner_cfg(tmp_path, heatmap_model(per_sample=False),
-                     dict(MPII, pipeline=pipeline(HEATMAP)), optim='SAMOptimWrapper',
-                     batch_size=2, epochs=2, log_level='INFO')
+    cfg = pose_runner_cfg(tmp_path, heatmap_model(per_sample=False),
+                          dict(MPII, pipeline=pipeline(HEATMAP)), optim='SAMOptimWrapper',
+                          batch_size=2, epochs=2, log_level='INFO')
     straight = Runner.from_cfg(cfg)
     straight.train()
     assert straight.iter == 6  # 5 samples in batches of 2, twice
@@ -122,8 +121,9 @@ def test_sam_optim_wrapper_trains_a_pose_model_from_config_and_resumes(tmp_path)
 
 
 def test_ausam_without_per_sample_loss_fails_naming_the_fix(tmp_path):
-    cfg = runner_cfg(tmp_path, heatmap_model(per_sample=False),
-                     dict(MPII, pipeline=pipeline(HEATMAP)), batch_size=4, epochs=1)
+    cfg = pose_runner_cfg(tmp_path, heatmap_model(), dict(MPII, pipeline=pipeline(HEATMAP)),
+                          batch_size=4, epochs=1)
+    cfg.model.head.loss = cfg.model.head.loss.loss  # the batch-mean loss --ausam would wrap
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match=r"loss 'loss_kpt' has shape \(\), expected \(4,\)"
                                          r"(.|\n)*type='PerSampleLoss'(.|\n)*--ausam"):

@@ -12,30 +12,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.dataset import DefaultSampler
 from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import DATASETS, MODELS
+from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
 from ausam_mm.benchmark.synthetic import write_class_images
 from ausam_mm.core import ScoreHistory, build_score
-from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset, SAMOptimWrapper
-from conftest import run_train, toy_runner_cfg
-from test_train_tool import write_cfg
-from toy import ToyConvNet, ToyImageDataset, toy_batch
+from ausam_mm.engine import SAMOptimWrapper
+from conftest import ausam_sampler, params, run_train, toy_runner_cfg, train, write_cfg
+import faults  # noqa: F401  (registers NaNAtDataset)
+from toy import ToyConvNet, toy_batch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-@DATASETS.register_module(force=True)
-class NaNAtDataset(ToyImageDataset):
-    """``ToyImageDataset`` whose samples ``nan_at`` hold NaN pixels (a corrupt image)."""
-
-    def __init__(self, nan_at=(), **kwargs) -> None:
-        super().__init__(**kwargs)
-        for i in nan_at:
-            self.images[i, 0, 0, 0] = float('nan')
 
 
 @MODELS.register_module(force=True)
@@ -52,22 +41,9 @@ class LossOutsideForward(ToyConvNet):
         return {'loss': loss}
 
 
-def sampler(n=16, batch_size=8, **options):
-    MessageHub.get_instance(f'reliability_{id(options)}')
-    dataset = IndexedDataset(ToyImageDataset(n=n))
-    return AUSAMBatchSampler(DefaultSampler(dataset, shuffle=True, seed=0), batch_size,
-                             **options)
-
-
 def wrapper(kind='SAMOptimWrapper', model=None, **options):
     return build_optim_wrapper(model or ToyConvNet(), dict(
         type=kind, optimizer=dict(type='SGD', lr=0.1), **options))
-
-
-def train(cfg):
-    runner = Runner.from_cfg(Config(cfg))
-    runner.train()
-    return runner
 
 
 # -- option types and finiteness, checked at construction ------------------------------------
@@ -103,7 +79,7 @@ def test_sampler_option_is_checked_at_construction(options, error, message):
     options = dict(options)
     batch_size = options.pop('batch_size', 8)
     with pytest.raises(error, match=re.escape(message)):
-        sampler(batch_size=batch_size, **options)
+        ausam_sampler(n=16, batch_size=batch_size, **options)
 
 
 WRAPPER_CASES = [
@@ -180,7 +156,7 @@ def test_non_finite_rho_during_training_is_an_error_not_nan_weights():
     optim = wrapper('SAMOptimWrapper', model=model, rho=0.05)
     for group in optim.optimizer.param_groups:
         group['rho'] = math.inf
-    before = {k: v.clone() for k, v in model.named_parameters()}
+    before = params(model)
     with pytest.raises(FloatingPointError, match=r'the loss at w \+ e is nan .*this step'):
         model.train_step(toy_batch(), optim)
     assert all(torch.equal(before[k], p) for k, p in model.named_parameters())

@@ -8,7 +8,7 @@ from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 from ausam_mm.engine.sam_optim_wrapper import SAMMixin
-from conftest import needs_cpu_amp
+from conftest import needs_cpu_amp, state
 from toy import ToyConvNet, toy_batch
 
 
@@ -34,10 +34,6 @@ def reference_sam_step(model, batch, opt, rho, adaptive=False, eta=0.01):
             v.copy_(buffers[k])
     opt.step()
     opt.zero_grad()
-
-
-def state(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def assert_close_states(a, b, atol=1e-6):
@@ -80,16 +76,20 @@ def test_second_pass_gradient_is_used():
     assert (after['sam'][w] - after['sgd'][w]).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize('kind,options', [('SAMOptimWrapper', {}),
+                                          ('ESAMOptimWrapper', dict(gamma=0.5))])
 @pytest.mark.parametrize('momentum,sync', [(0.1, False), (None, False), (0.1, True)])
-def test_batchnorm_running_stats_as_after_one_forward(momentum, sync):
+def test_batchnorm_running_stats_as_after_one_forward(kind, options, momentum, sync):
+    """SAM's second forward (and ESAM's ranking and subset forwards) leave BatchNorm's
+    running statistics as the first forward alone does."""
     torch.manual_seed(0)
     model = ToyConvNet(momentum=momentum)
     if sync:  # SyncBatchNorm (without a process group it normalises like BatchNorm)
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
     probe = copy.deepcopy(model)
-    batch = toy_batch()
-    wrapper = build_optim_wrapper(model, dict(type='SAMOptimWrapper', rho=0.5,
+    batch = toy_batch(n=16)
+    wrapper = build_optim_wrapper(model, dict(type=kind, rho=0.5, **options,
                                               optimizer=dict(type='SGD', lr=0.1)))
     model.train_step(batch, wrapper)
     probe.train()

@@ -7,8 +7,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
 from ausam_mm.core.schedule import SAMSchedule
-from conftest import needs_cpu_amp, toy_runner_cfg, train, weights
-from test_interval import count_forwards
+from conftest import count_forwards, needs_cpu_amp, toy_runner_cfg, train, weights
 from toy import ToyConvNet, toy_batch
 
 

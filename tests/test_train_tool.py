@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 from ausam_mm.benchmark.synthetic import write_class_images
 from ausam_mm.engine.convert import to_amp, to_ausam, to_sam
 from conftest import run_train as run
-from conftest import assert_resumed, log_of, toy_runner_cfg, weights
+from conftest import assert_resumed, log_of, toy_runner_cfg, weights, write_cfg
+from faults import MARKER, ForeignPickle
 from toy import ToyConvNet
 
 
@@ -27,15 +28,6 @@ def test_public_names_are_registered_in_mmengine_root_registries():
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         import mmpretrain.registry as reg
         assert reg.OPTIM_WRAPPERS.get('AUSAMOptimWrapper') is not None
-
-
-def write_cfg(tmp_path, **kwargs):
-    cfg = toy_runner_cfg(tmp_path / 'unused', custom_imports=dict(imports=['toy']), **kwargs)
-    cfg.pop('experiment_name')  # each run names its own
-    cfg = Config(cfg)
-    path = str(tmp_path / 'toy_cfg.py')
-    cfg.dump(path)
-    return path
 
 
 @pytest.mark.parametrize('flag', [[], ['--ausam', 'ratio=0.5']])
@@ -65,14 +57,6 @@ def test_ausam_flag_changes_are_logged_and_dumped_config_reruns(tmp_path):
     assert rerun.optim_wrapper.history.coverage == 1.0  # warm-up epoch scored every sample
 
 
-class _Evil:
-    def __reduce__(self):
-        return (os.system, (f'touch {MARKER}',))
-
-
-MARKER = '/tmp/ausam_mm_foreign_pickle_ran'
-
-
 def test_foreign_pickle_is_still_refused_by_load_from(tmp_path):
     """load_from goes through the allow-list: a pickle payload does not run, while the run's
     own checkpoint resumes (test_train_two_epochs_then_resume)."""
@@ -80,7 +64,7 @@ def test_foreign_pickle_is_still_refused_by_load_from(tmp_path):
         os.remove(MARKER)
     evil = tmp_path / 'evil.pth'
     with open(evil, 'wb') as f:
-        torch.save({'state_dict': {}, 'meta': _Evil()}, f)
+        torch.save({'state_dict': {}, 'meta': ForeignPickle()}, f)
     runner = Runner.from_cfg(Config(toy_runner_cfg(tmp_path / 'w', optim='OptimWrapper')))
     with pytest.raises(pickle.UnpicklingError):
         runner.load_checkpoint(str(evil))

@@ -67,18 +67,22 @@ class ToyImageDataset(Dataset):
                     data_samples=BaseDataElement(label=self.labels[idx].clone()))
 
 
+def rank_state(runner) -> dict:
+    """This rank's parameters, AUSAM score history (None without) and world size, as the
+    distributed tests compare the ranks."""
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    history = getattr(runner.optim_wrapper, 'history', None)
+    return dict(params={k: v.detach().clone() for k, v in model.named_parameters()},
+                history=history.state_dict() if history is not None else None,
+                world_size=runner.world_size)
+
+
 @HOOKS.register_module(force=True)
 class SaveRankStateHook(Hook):
-    """After the run, this rank's parameters and AUSAM score history to
-    ``work_dir/rank{R}.pt`` (the distributed tests compare the ranks)."""
+    """After the run, :func:`rank_state` to ``work_dir/rank{R}.pt``."""
 
     def after_run(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        history = getattr(runner.optim_wrapper, 'history', None)
-        torch.save(dict(params={k: v.detach().clone() for k, v in model.named_parameters()},
-                        history=history.state_dict() if history is not None else None,
-                        world_size=runner.world_size),
-                   os.path.join(runner.work_dir, f'rank{runner.rank}.pt'))
+        torch.save(rank_state(runner), os.path.join(runner.work_dir, f'rank{runner.rank}.pt'))
 
 
 def toy_batch(n: int = 8, size: int = 8, seed: int = 0):
