@@ -106,7 +106,12 @@ def _mnist1d_split(num_samples: int, train_split: float, data_seed: int):
 class NoisyLabelDataset(Dataset):
     """One split held in memory, training labels with symmetric noise, packed for mmpretrain.
 
-    Subclasses give :meth:`split_arrays`; the test split stays clean.
+    Subclasses give :meth:`split_arrays` and the options of the split (``**split_args``).
+
+    Args:
+        split: ``'train'`` or ``'test'``.
+        noise: symmetric label noise rate of the train split (the test split stays clean).
+        noise_seed: which samples are flipped, and to what.
     """
 
     def __init__(self, split: str, noise: float, noise_seed: int, **split_args) -> None:
@@ -140,10 +145,8 @@ class DigitsDataset(NoisyLabelDataset):
     """One split of scikit-learn's digits (8x8 images in [0, 1]).
 
     Args:
-        split: ``'train'`` or ``'test'``.
-        noise: symmetric label noise rate of the train split (the test split stays clean).
-        noise_seed: which samples are flipped, and to what.
-        test_fraction, split_seed: the train/test split (:func:`digits_split`).
+        test_fraction, split_seed: the train/test split (:func:`digits_split`); the others
+            are :class:`NoisyLabelDataset`'s.
 
     Examples:
         >>> dataset = dict(type='DigitsDataset', split='train', noise=0.3, noise_seed=0)
@@ -162,10 +165,8 @@ class Mnist1dDataset(NoisyLabelDataset):
     """One split of MNIST-1D (length-40 signals, zero mean and unit std over the dataset).
 
     Args:
-        split: ``'train'`` or ``'test'``.
-        noise: symmetric label noise rate of the train split (the test split stays clean).
-        noise_seed: which samples are flipped, and to what.
-        num_samples, train_split, data_seed: the generated dataset (:func:`mnist1d_split`).
+        num_samples, train_split, data_seed: the generated dataset (:func:`mnist1d_split`);
+            the others are :class:`NoisyLabelDataset`'s.
 
     Examples:
         >>> dataset = dict(type='Mnist1dDataset', split='train', noise=0.2, noise_seed=0)

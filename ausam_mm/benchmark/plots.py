@@ -86,13 +86,8 @@ def plot_speed_accuracy(accuracy: Dict, speed: Optional[Dict], out: str,
                         label=variant_label(variant))
         ax.set_title(f"{accuracy.get('dataset', 'digits')}, {100 * float(noise):g}% label noise "
                      f"({rows[next(iter(rows))]['n']} seeds)")
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel('test accuracy % (mean +- std)')
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle('speed vs accuracy: up and to the right is better', fontsize=10)
-    fig.tight_layout()
-    return save(fig, out)
+        _accuracy_axes(ax, xlabel, legend_size=8)
+    return save(fig, out, 'speed vs accuracy: up and to the right is better')
 
 
 # -- accuracy vs cost ------------------------------------------------------------------------
@@ -161,14 +156,10 @@ def plot_accuracy_cost(studies: List[Dict], out: str, cost_from: str = 'cpu') ->
         seeds_text = f'{seeds[0]}' if len(seeds) == 1 else f'{seeds[0]} to {seeds[-1]}'
         ax.set_title(f"{dataset}, {100 * float(noise):g}% label noise "
                      f"({seeds_text} seeds per variant)", fontsize=10)
-        ax.set_xlabel(f'training CPU time / {variant_label(ref)} (same seed)' if cost_from == 'cpu'
-                      else 'forward + backward passes per step (base optimizer: 1)', fontsize=8)
-        ax.set_ylabel('test accuracy % (mean +- std)')
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle('accuracy vs cost: up and to the left is better', fontsize=10)
-    fig.tight_layout()
-    return save(fig, out)
+        _accuracy_axes(ax, f'training CPU time / {variant_label(ref)} (same seed)'
+                       if cost_from == 'cpu' else
+                       'forward + backward passes per step (base optimizer: 1)', legend_size=7)
+    return save(fig, out, 'accuracy vs cost: up and to the left is better')
 
 
 # -- one AUSAM run ---------------------------------------------------------------------------
@@ -250,9 +241,7 @@ def plot_selection(work_dir: str, out: str) -> str:
     ax3.set_ylim(0, 1.05)
     ax3.legend(fontsize=8)
     ax3.set_title('ausam/* scalars from vis_data/scalars.json', fontsize=9)
-    fig.suptitle(f'AUSAM selections: {osp.basename(osp.normpath(work_dir))}', fontsize=10)
-    fig.tight_layout()
-    return save(fig, out)
+    return save(fig, out, f'AUSAM selections: {osp.basename(osp.normpath(work_dir))}')
 
 
 # -- the demo: the runs of tools/demo.py --------------------------------------------------
@@ -280,7 +269,6 @@ def plot_demo(curves: Dict[str, Tuple[List[float], List[float]]], ausam_work_dir
     ax2.set_title(f'AUSAM selections ({osp.basename(osp.normpath(ausam_work_dir))}, '
                   'warm-up epoch included)', fontsize=9)
     ax2.legend(fontsize=8)
-    fig.tight_layout()
     return save(fig, out)
 
 
@@ -291,7 +279,19 @@ def _subplots(*grid: int, figsize: Tuple[float, float], squeeze: bool = True):
     return fig, fig.subplots(*grid, squeeze=squeeze)
 
 
-def save(fig: Figure, out: str) -> str:
+def _accuracy_axes(ax, xlabel: str, legend_size: int) -> None:
+    """The labels, grid and legend of a panel of test accuracy against ``xlabel``."""
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel('test accuracy % (mean +- std)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
+def save(fig: Figure, out: str, title: Optional[str] = None) -> str:
+    """Lay ``fig`` out (under ``title``) and write it to ``out``; returns ``out``."""
+    if title is not None:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=120)
     return out

@@ -161,10 +161,8 @@ class ESAMOptimWrapper(ESAMMixin, OptimWrapper):
     """ESAM around any base optimizer (fp32). See :class:`ESAMMixin` for the arguments.
 
     Examples:
-        >>> optim_wrapper = dict(
-        >>>     type='ESAMOptimWrapper',
-        >>>     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-3),
-        >>>     rho=0.05, gamma=0.5, perturb_fraction=1.0)
+        >>> optim_wrapper = dict(type='ESAMOptimWrapper', optimizer=dict(type='SGD', lr=0.1),
+        >>>                      rho=0.05, gamma=0.5, perturb_fraction=1.0)
     """
 
 

@@ -1,10 +1,7 @@
-# CIFAR-100 ResNet-18 QAT W4A4 with AUSAM: wrapper, sampler, IndexedDataset, per-sample loss.
-_base_ = ['./resnet18_cifar100_w4a4_sgd.py']
-optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.1)
-custom_hooks = [dict(type='AUSAMHook')]  # links the sampler and the wrapper
-train_dataloader = dict(
-    batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1, f_max=0.5,
-                       ramp_epochs=30, warmup_epochs=1),
-    dataset=dict(_delete_=True, type='IndexedDataset',
-                 dataset={{_base_.train_dataloader.dataset}}))
-model = dict(model=dict(head=dict(loss=dict(reduction='none'))))
+# CIFAR-100 ResNet-18 QAT W4A4 with AUSAM: configs/cls/resnet18_cifar100_ausam.py with its model
+# quantized as in resnet18_cifar100_w4a4_sgd.py; what `--ausam` makes of that one.
+_base_ = ['../cls/resnet18_cifar100_ausam.py']
+model = dict(_delete_=True, type='BrevitasQATModel', model={{_base_.model}},
+             weight_bit_width=4, act_bit_width=4, first_last_bit_width=8, quantizer='lsq')
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
+    '.scaling_impl.value': dict(decay_mult=0., sam_perturb=False)}))
