@@ -318,3 +318,19 @@ def test_plain_optim_wrapper_is_untouched():
     opt.step()
     assert len(calls) == 1
     assert_close_states(state(model), state(ref))
+
+
+def test_a_rho_scheduler_runs_on_a_wrapper_with_several_param_groups(tmp_path):
+    """With several param groups MMEngine's wrapper lists one more, its base settings, in
+    ``param_groups`` (what param schedulers walk): it carries ``rho`` too, so a ``rho``
+    scheduler schedules every group (QAT configs have many groups)."""
+    from conftest import toy_runner_cfg, train
+    cfg = toy_runner_cfg(tmp_path, optim='SAMOptimWrapper', epochs=2, n=16)
+    cfg['optim_wrapper'].update(rho=0.2, paramwise_cfg=FROZEN_HEAD)
+    cfg['param_scheduler'] = dict(type='LinearParamScheduler', param_name='rho',
+                                  start_factor=1.0, end_factor=0.5, by_epoch=True, begin=0,
+                                  end=2)
+    runner = train(cfg)
+    groups = runner.optim_wrapper.param_groups
+    assert len(groups) > 2 and len(runner.optim_wrapper.optimizer.param_groups) > 1
+    assert [g['rho'] for g in groups] == pytest.approx([0.2 * 0.5] * len(groups))  # at the end

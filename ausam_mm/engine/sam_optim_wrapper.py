@@ -118,7 +118,9 @@ class SAMMixin:
                 raise ValueError(f'`eta={eta}` is an option of ASAM and has no effect with '
                                  'adaptive=False: remove it, or set adaptive=True.')
         eta = 0.01 if eta is None else eta
-        for i, group in enumerate(self.optimizer.param_groups):
+        # the wrapper's param_groups: with several groups MMEngine appends its base settings,
+        # which param schedulers walk too (a `param_name='rho'` scheduler needs 'rho' there)
+        for i, group in enumerate(self.param_groups):
             group.setdefault('rho', rho)
             check_real(f'rho of param group {i}', group['rho'], low=0)
             check_bool(f'sam_perturb of param group {i} (paramwise_cfg.custom_keys)',
@@ -185,8 +187,7 @@ class SAMMixin:
         # the draws continue with the checkpoint's seed (a run without draws saved none)
         self.schedule_seed = state_dict.pop('sam_schedule_seed', self.schedule_seed)
         saved = state_dict.pop('sam_options', None) or {}
-        configured = [{k: g[k] for k in SAM_GROUP_KEYS if k in g}
-                      for g in self.optimizer.param_groups]
+        configured = [{k: g[k] for k in SAM_GROUP_KEYS if k in g} for g in self.param_groups]
         super().load_state_dict(state_dict)
         self._keep_group_keys(configured)
         self._log_option_changes(saved)
@@ -196,7 +197,7 @@ class SAMMixin:
         a SAM key the checkpoint lacks (a base optimizer's run, ausam_mm 0.1) keeps the
         config's value; a ``sam_perturb`` that differs continues from the checkpoint, as
         ``lr`` does, and is logged."""
-        for i, (group, config) in enumerate(zip(self.optimizer.param_groups, configured)):
+        for i, (group, config) in enumerate(zip(self.param_groups, configured)):
             for key, value in config.items():
                 old = group.setdefault(key, value)
                 if key == 'sam_perturb' and old != value:
