@@ -51,6 +51,8 @@ def main():
     runner.train()
     torch.save(dict(rank_state(runner), active=log.active),
                os.path.join(work_dir, f'rank{get_rank()}.pt'))
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()  # as tools/train.py: no gloo abort at exit
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import os
 import os.path as osp
 from typing import Tuple
 
+import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner, find_latest_checkpoint
@@ -124,7 +125,18 @@ def main(argv=None):
     checkpoint = find_latest_checkpoint(runner.work_dir)
     print(f'[ausam_mm] log: {runner.logger.log_file}\n'
           f'[ausam_mm] checkpoint: {checkpoint or "none saved"}', flush=True)
+    close_dist()
     return runner
+
+
+def close_dist() -> None:
+    """Close the process group of a distributed run once every rank is done. Neither MMEngine
+    nor torchrun does; a gloo group left open at exit can abort a rank whose training ended
+    well ("terminate called without an active exception", exit -6) while its threads are
+    torn down, and torch >= 2.4 warns that the group was not destroyed."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 if __name__ == '__main__':
