@@ -8,8 +8,12 @@ INSTALL_INPUTS := tools/install.sh requirements/lock.txt setup.cfg pyproject.tom
 COMPAT_LOCK := requirements/lock-torch2.1.txt
 COMPAT_VENV := .venv-torch2.1
 COMPAT_STAMP := $(COMPAT_VENV)/.installed
+# `make device-kit`: what the lent GPU machine lacks, in .device-kit/ (tools/device_kit.py);
+# `make device-rehearsal`: that machine's whole path on this CPU (tools/device_rehearsal.sh).
+# docs/benchmarks.md section 5 has the lent machine's one command.
+KIT := .device-kit
 
-.PHONY: install install-compat test test-compat demo clean
+.PHONY: install install-compat test test-compat demo clean device-kit device-rehearsal
 
 $(STAMP): $(INSTALL_INPUTS)
 	bash tools/install.sh
@@ -34,6 +38,12 @@ install-compat:
 # -ra (setup.cfg) prints every skip with its reason
 test-compat: $(COMPAT_STAMP)
 	$(COMPAT_VENV)/bin/python -m pytest -q
+
+device-kit: $(STAMP)
+	$(PY) tools/device_kit.py build --out $(KIT)
+
+device-rehearsal: $(STAMP)
+	nice -n 10 env KIT=$(KIT) KIT_PY=$(PY) bash tools/device_rehearsal.sh
 
 demo: $(STAMP)
 	$(PY) tools/demo.py --work-dir work_dirs/demo

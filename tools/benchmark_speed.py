@@ -5,7 +5,10 @@ real MMEngine Runner (iteration-based, data loading included) and is timed after
 iterations; the variants take turns for ``--rounds`` rounds so that machine noise hits them
 alike. The samples per second of process CPU time are reported too: on a shared machine they
 are far less noisy than wall time. Reported per variant: candidate samples per second
-(``batch_size`` x iterations / s: how fast an epoch goes), peak GPU memory, the sample-forwards
+(``batch_size`` x iterations / s: how fast an epoch goes), on CUDA the peak memory of each
+variant's run (``peak MB``: ``torch.cuda.max_memory_allocated``, reset per variant) and what a
+step adds at its peak to what the run holds between steps (``step MB``: activations,
+gradients, SAM's perturbation), both ``-`` on the CPU; the sample-forwards
 per candidate sample counted by a forward hook (``forwards``: base 1, SAM 2, AUSAM 2 x ratio,
 SAM every 2 1.5, ESAM 2 + gamma, its ranking forward having no backward) and the analytic cost
 in forward + backward passes (``ideal``, :func:`~ausam_mm.benchmark.variants.ideal_passes`: ESAM

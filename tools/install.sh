@@ -22,9 +22,9 @@ pip="$venv/bin/pip"
 py="$venv/bin/python"
 pin() { grep -E "^$1==" "$lock" | head -n1 | cut -d= -f3; }
 step() { printf '\n[install] %s\n' "$*"; }
-quiet_pip() {  # pip, without the noise of this machine's unused local index entries
-  "$pip" "$@" 2>&1 | grep -v -E "^WARNING: Location '.*' is ignored" || return "${PIPESTATUS[0]}"
-}
+# shellcheck source=tools/sdist_patches.sh
+source tools/sdist_patches.sh  # pip_quiet and the xtcocotools and mmcv source builds
+quiet_pip() { pip_quiet "$py" "$@"; }
 
 step "venv $venv ($($python --version))"
 [ -x "$py" ] || "$python" -m venv "$venv"
@@ -41,13 +41,7 @@ special='^(mmcv|mmpose|mmdet|mmpretrain|xtcocotools|albumentations|albucore|setu
 mapfile -t rest < <(grep -E '^[A-Za-z0-9_.-]+==' "$lock" | grep -v -E "$special")
 quiet_pip install -q -c "$lock" "${rest[@]}"
 
-# xtcocotools (MMPose's COCO API; its mask functions decode crowd and unlabelled people for the
-# bottom-up and one-stage models) has no release for numpy >= 2.3: its _mask.pyx sets
-# `np.NPY_OWNDATA`, a name numpy 2.3 removed (numpy's own replacement since 1.7 is
-# NPY_ARRAY_OWNDATA), and Cython turns the unknown name into a runtime lookup, so the build
-# succeeds and every mask decode raises AttributeError. No build flag adds the name back, so the
-# build uses a copy of the sdist with that one name changed (as for mmcv below). Delete this
-# when an xtcocotools release builds against the pinned numpy (jin-s13/xtcocoapi on PyPI).
+# xtcocotools and mmcv are built from their sdists with one fix each (tools/sdist_patches.sh)
 xt_v=$(pin xtcocotools)
 step "xtcocotools $xt_v, built against numpy $(pin numpy) (NPY_OWNDATA -> NPY_ARRAY_OWNDATA)"
 mask_ok='import xtcocotools.mask as m; m.decode(m.frPyObjects([[0., 0., 3., 0., 3., 3.]], 4, 4))'
@@ -55,14 +49,7 @@ if ! "$py" -c "$mask_ok" 2>/dev/null; then
   src=$(mktemp -d)
   quiet_pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$src" \
     "xtcocotools==$xt_v"
-  tar -xzf "$src/xtcocotools-$xt_v.tar.gz" -C "$src"
-  pyx="$src/xtcocotools-$xt_v/xtcocotools/_mask.pyx"
-  sed -i 's/np\.NPY_OWNDATA/np.NPY_ARRAY_OWNDATA/g' "$pyx"
-  if grep -q 'np\.NPY_OWNDATA' "$pyx" || ! grep -q 'np\.NPY_ARRAY_OWNDATA' "$pyx"; then
-    echo "xtcocotools $xt_v: _mask.pyx is not the expected source; check the fix above" >&2
-    exit 1
-  fi
-  quiet_pip wheel -q --no-deps --no-build-isolation -w "$src/dist" "$src/xtcocotools-$xt_v"
+  xtcocotools_wheel "$py" "$src/xtcocotools-$xt_v.tar.gz" "$src/dist"
   quiet_pip install -q --no-deps --force-reinstall "$src"/dist/xtcocotools-"$xt_v"-*.whl
   rm -rf "$src"
 fi
@@ -75,11 +62,7 @@ fi
 step "albumentations $(pin albumentations), albucore $(pin albucore) (--no-deps)"
 quiet_pip install -q --no-deps -c "$lock" albumentations albucore
 
-# mmcv 2.1.0 has no wheel for these torch versions: build it from the sdist with its C++ ops
-# (`import mmpose.models` and mmdet's models import mmcv.ops, so mmcv-lite cannot serve). Its
-# setup.py hard-codes -std=c++17; torch 2.14's headers need C++20, so when torch's own extension
-# builder uses C++20 the build uses a copy of the sdist with that one flag changed (torch 2.1
-# keeps mmcv's c++17). The wheel is cached per (mmcv, torch, python) version and ops flavour.
+# The mmcv wheel is cached per (mmcv, torch, python) version and ops flavour.
 mmcv_v=$(pin mmcv); torch_v=$(pin torch)
 py_tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 # mmcv compiles CUDA ops when torch sees a GPU or FORCE_CUDA=1, CPU ops otherwise
@@ -89,17 +72,9 @@ step "mmcv $mmcv_v with $ops ops (wheel cache: $cache)"
 if ! ls "$cache"/mmcv-"$mmcv_v"-*.whl >/dev/null 2>&1; then
   src=$(mktemp -d)
   quiet_pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$src" "mmcv==$mmcv_v"
-  tar -xzf "$src/mmcv-$mmcv_v.tar.gz" -C "$src"
-  torch_ext=$("$py" -c 'import torch.utils.cpp_extension as e; print(e.__file__)')
-  if grep -q -- '-std=c++20' "$torch_ext"; then
-    sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-$mmcv_v/setup.py"
-    grep -q -- '-std=c++20' "$src/mmcv-$mmcv_v/setup.py"
-  fi
   echo "building mmcv with ops (11 to 16 min on 2 idle cores, much longer under load)..."
   mkdir -p "$cache"
-  # -g0: no debug info (Python's own CFLAGS ask for -g, which the ops do not need)
-  CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} quiet_pip wheel -q --no-deps \
-    --no-build-isolation -w "$src/dist" "$src/mmcv-$mmcv_v"
+  mmcv_wheel "$py" "$src/mmcv-$mmcv_v.tar.gz" "$src/dist"
   mv "$src"/dist/mmcv-"$mmcv_v"-*.whl "$cache"/
   rm -rf "$src"
 fi

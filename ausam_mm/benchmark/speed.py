@@ -85,13 +85,16 @@ def ratio_table(results: Dict[str, Dict]) -> str:
     base = results.get('base', {}).get('samples_per_s')
     sam_cpu = results.get('sam', {}).get('samples_per_cpu_s')
     lines = [f"{'variant':<12} {'samples/s':>10} {'vs SAM':>7} {'vs base':>8} "
-             f"{'forwards':>8} {'ideal':>6} {'peak MB':>8} {'CPU-time vs SAM':>16}"]
+             f"{'forwards':>8} {'ideal':>6} {'peak MB':>8} {'step MB':>8} "
+             f"{'CPU-time vs SAM':>16}"]
     for name, r in results.items():
-        mem = f"{r['peak_mem_mb']:.0f}" if r['peak_mem_mb'] is not None else '-'
+        mem, step = (f'{r[k]:.0f}' if r[k] is not None else '-'
+                     for k in ('peak_mem_mb', 'step_mem_mb'))
         lines.append(f"{name:<12} {r['samples_per_s']:>10.1f} "
                      f"{r['samples_per_s'] / sam if sam else float('nan'):>7.3f} "
                      f"{r['samples_per_s'] / base if base else float('nan'):>8.3f} "
-                     f"{r['passes_per_sample']:>8.2f} {ideal_passes(name):>6.2f} {mem:>8} "
+                     f"{r['passes_per_sample']:>8.2f} {ideal_passes(name):>6.2f} "
+                     f"{mem:>8} {step:>8} "
                      f"{r['samples_per_cpu_s'] / sam_cpu if sam_cpu else float('nan'):>16.3f}")
     return '\n'.join(lines)
 
@@ -135,7 +138,8 @@ def summarise(settings: Dict, runs: Dict[str, List[Dict]], rounds: int) -> Dict:
             samples_per_cpu_s=statistics.median(t['samples_per_cpu_s'] for t in turns),
             samples_per_cpu_s_turns=[t['samples_per_cpu_s'] for t in turns],
             passes_per_sample=turns[-1]['passes_per_sample'],
-            peak_mem_mb=max((t['peak_mem_mb'] or 0) for t in turns) or None)
+            peak_mem_mb=max((t['peak_mem_mb'] or 0) for t in turns) or None,
+            step_mem_mb=max((t['step_mem_mb'] or 0) for t in turns) or None)
     return dict(
         config=settings['config'], batch_size=settings['batch_size'], iters=settings['iters'],
         skip=settings['skip'], rounds=rounds, rounds_asked=settings['rounds'],

@@ -6,6 +6,7 @@ Usage::
     from ausam_mm.benchmark.throughput import measure
     speed = measure(cfg, skip=3)   # samples_per_s, samples_per_cpu_s, passes_per_sample, ...
 """
+import gc
 import time
 from typing import Dict, List, Sequence
 
@@ -16,8 +17,10 @@ from mmengine.runner import Runner
 
 
 class ThroughputHook(Hook):
-    """Times iterations after ``skip`` warm-up ones (at least ``skip_epochs`` epochs' worth) and
-    counts the samples forwarded in training mode (evaluation forwards are not counted)."""
+    """Times iterations after ``skip`` warm-up ones (at least ``skip_epochs`` epochs' worth),
+    counts the samples forwarded in training mode (evaluation forwards are not counted) and, on
+    CUDA, records the memory the run holds between timed steps (``held``: weights, optimizer
+    state and whatever else outlives a step)."""
 
     priority = 'VERY_LOW'
 
@@ -28,6 +31,7 @@ class ThroughputHook(Hook):
         self.cpu_stamps: List[float] = []  # process CPU time: robust to other load
         self.forwarded = 0
         self.counting = False
+        self.held = 0
 
     def before_train(self, runner) -> None:
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
@@ -40,6 +44,10 @@ class ThroughputHook(Hook):
                 self.forwarded += len(inputs)
         model.register_forward_pre_hook(count, with_kwargs=True)
 
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if self.counting and torch.cuda.is_available():
+            self.held = max(self.held, torch.cuda.memory_allocated())
+
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -50,22 +58,30 @@ class ThroughputHook(Hook):
 
 
 def measure(cfg: Config, skip: int, skip_epochs: int = 0, hooks: Sequence[Hook] = ()) -> Dict:
-    """Train ``cfg`` once; throughput and passes per sample after the skipped iterations.
-    ``hooks`` are registered too (e.g. to record what else a caller reports of the run)."""
+    """Train ``cfg`` once; throughput and passes per sample after the skipped iterations, and
+    on CUDA the run's peak memory (``peak_mem_mb``: its model, optimizer state and steps; the
+    peak counter is reset first) and what one step adds at its peak to what the run holds
+    between steps (``step_mem_mb``: activations, gradients, SAM's perturbation), both None on
+    the CPU. ``hooks`` are registered too (e.g. to record what else a caller reports)."""
     hook = ThroughputHook(skip, skip_epochs)
+    cuda = torch.cuda.is_available()
+    if cuda:  # the previous run's Runner is a reference cycle (its loops point back to it)
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
     runner = Runner.from_cfg(cfg)
     runner.register_hook(hook)
     for extra in hooks:
         runner.register_hook(extra)
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
     runner.train()
     seconds = hook.stamps[-1] - hook.stamps[0]
     iters = len(hook.stamps) - 1
     batch = cfg.train_dataloader.batch_size
     cpu_seconds = hook.cpu_stamps[-1] - hook.cpu_stamps[0]
+    peak = torch.cuda.max_memory_allocated() if cuda else None
     return dict(samples_per_s=batch * iters / seconds,
                 samples_per_cpu_s=batch * iters / cpu_seconds,
                 passes_per_sample=hook.forwarded / (batch * iters),
-                peak_mem_mb=(torch.cuda.max_memory_allocated() / 2 ** 20
-                             if torch.cuda.is_available() else None))
+                peak_mem_mb=(peak - before) / 2 ** 20 if cuda else None,
+                step_mem_mb=(peak - hook.held) / 2 ** 20 if cuda else None)
