@@ -32,19 +32,23 @@ took() { echo "[device_install] $1: $((SECONDS - t0)) s"; t0=$SECONDS; }
 if cmp -s "$kit/MANIFEST.tsv" "$stamp"; then
   echo "[device_install] $site already holds this kit ($kit/MANIFEST.tsv)"
 else
-  echo "[device_install] $kit into $site: $(sed -n 2p "$kit/MANIFEST.tsv" | cut -d';' -f1 | sed 's/^# //')"
-  pip_quiet "$py" install -q --no-deps --no-compile --upgrade --target "$site" "$kit"/wheels/*.whl
+  echo "[device_install] $kit -> $site: $(sed -n 2p "$kit/MANIFEST.tsv" | cut -d';' -f1)"
+  # byte-compiled here (pip keeps the compiler's warnings to itself): the OpenMMLab sources'
+  # invalid escapes in docstrings would otherwise print SyntaxWarnings in every process
+  pip_quiet "$py" install -q --no-deps --upgrade --target "$site" "$kit"/wheels/*.whl
   took "wheels"
 
   dist=$(mktemp -d)
   xtcocotools_wheel "$py" "$kit"/sdist/xtcocotools-*.tar.gz "$dist"
   took "xtcocotools built against numpy $("$py" -c 'import numpy; print(numpy.__version__)')"
 
-  CUDA_VISIBLE_DEVICES='' FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+  jobs=${MAX_JOBS:-$(nproc)}
+  torch_v=$("$py" -c 'import torch; print(torch.__version__)')
+  CUDA_VISIBLE_DEVICES='' FORCE_CUDA=0 MAX_JOBS=$jobs \
     mmcv_wheel "$py" "$kit"/sdist/mmcv-*.tar.gz "$dist"
-  took "mmcv built with CPU ops against torch $("$py" -c 'import torch; print(torch.__version__)') (MAX_JOBS=${MAX_JOBS:-$(nproc)})"
+  took "mmcv built with CPU ops against torch $torch_v ($jobs jobs)"
 
-  pip_quiet "$py" install -q --no-deps --no-compile --upgrade --target "$site" "$dist"/*.whl
+  pip_quiet "$py" install -q --no-deps --upgrade --target "$site" "$dist"/*.whl
   rm -rf "$dist"
   cp "$kit/MANIFEST.tsv" "$stamp"
 fi

@@ -29,15 +29,17 @@ out=${OUT_DIR:-work_dirs/device_rehearsal}
 python=${PYTHON:-}
 if [ -z "$python" ]; then
   if python3.12 --version >/dev/null 2>&1; then python=python3.12
-  else python=$(ls -d "$(pyenv root 2>/dev/null || echo ~/.pyenv)"/versions/3.12*/bin/python3 2>/dev/null \
-    | sort -V | tail -n 1)
+  else
+    pyenv=$(pyenv root 2>/dev/null || echo ~/.pyenv)
+    python=$(ls -d "$pyenv"/versions/3.12*/bin/python3 2>/dev/null | sort -V | tail -n 1)
   fi
 fi
 [ -n "$python" ] || { echo "no Python 3.12 found: set PYTHON" >&2; exit 2; }
 py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 t0=$SECONDS; t_all=$SECONDS
-took() { echo "[rehearsal] $((SECONDS - t0)) s: $1 (load $(cut -d' ' -f1-3 /proc/loadavg))"; t0=$SECONDS; }
-echo "[rehearsal] $python (Python $py_version), load $(cut -d' ' -f1-3 /proc/loadavg)"
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+took() { echo "[rehearsal] $((SECONDS - t0)) s: $1 (load $(load))"; t0=$SECONDS; }
+echo "[rehearsal] $python (Python $py_version), load $(load)"
 
 rm -rf "$venv" "$out"
 "$python" -m venv "$venv"
@@ -47,15 +49,17 @@ echo "[rehearsal] the image's packages the GPU check uses: ${image[*]}"
   | grep -v -E "^WARNING: Location '.*' is ignored" || true
 # the venv must hold nothing that the image lacks (what pip pulled in must be listed there too)
 canon() { tr 'A-Z_.' 'a-z--' | sort -u; }
-extra=$(comm -23 <("$venv/bin/python" -m pip list --format=freeze 2>/dev/null | cut -d= -f1 | canon) \
+extra=$(comm -23 \
+  <("$venv/bin/python" -m pip list --format=freeze 2>/dev/null | cut -d= -f1 | canon) \
   <(grep -v '^#' requirements/device-image.txt | cut -d= -f1 | canon))
 echo "[rehearsal] in the venv but not in requirements/device-image.txt: ${extra:-none}"
-took "venv $venv: $("$venv/bin/python" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
+took "venv $venv: $("$venv/bin/python" -c \
+  'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
 
 if [ ! -f "$kit/MANIFEST.tsv" ] || ! grep -q "CPython $py_version " "$kit/MANIFEST.tsv"; then
   PYTHONPATH="$root" "$kit_py" tools/device_kit.py build --out "$kit" --python-version "$py_version"
 fi
-echo "[rehearsal] kit $kit: $(sed -n 2p "$kit/MANIFEST.tsv" | cut -d';' -f1 | sed 's/^# //'), $(du -sh "$kit" | cut -f1) on disk"
+echo "[rehearsal] kit $kit: $(find "$kit" -type f | wc -l) files, $(du -sb "$kit" | cut -f1) bytes"
 took "kit"
 
 rc=0

@@ -22,8 +22,8 @@
 #                                                   KIT: python3, the machine's)
 #   KIT       the device kit to install first; KIT_SITE where (default /tmp/ausam_kit_site)
 #   VARIANTS  benchmark variants (default "base sam ausam_0.5 random_0.5 sam_every_2 esam_0.5")
-#   LIMIT     seconds each benchmark may run (default 150, with DRY_RUN none): a stopped one
-#             keeps the turns it finished, the steps after it still run
+#   LIMIT     seconds each benchmark and the tests may run (default 150, with DRY_RUN none): a
+#             stopped benchmark keeps the turns it finished, the steps after it still run
 #   ITERS, SKIP, ROUNDS  timed / warm-up iterations per turn, turns (default 30, 5, 2)
 #   WORKERS   dataloader workers (default: CPU cores - 2, at most 14)
 #   DRY_RUN=1 CPU smoke test of this script: batch 8 / 2, float32, 2 iterations, 1 round
@@ -62,6 +62,8 @@ step() {  # end the step under way (its duration), begin the next
   [ -n "$current" ] && printf '\n[gpu_check %s, load %s] %s\n' "$(date +%T)" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$current"
 }
+limit=()  # the time limit of the benchmarks and the tests
+[ "$LIMIT" -gt 0 ] && limit=(timeout -s INT -k 20 "$LIMIT")
 run() {  # run a step, count it as failed on a non-zero exit, carry on
   "$@"; local rc=$?
   if [ $rc -ne 0 ]; then failed=$((failed + 1)); echo "[gpu_check] FAILED (rc=$rc): $*"; fi
@@ -69,6 +71,7 @@ run() {  # run a step, count it as failed on a non-zero exit, carry on
 
 if [ -n "$KIT" ]; then
   KIT_SITE=${KIT_SITE:-/tmp/ausam_kit_site}
+  KIT_SITE=$(mkdir -p "$KIT_SITE" && cd "$KIT_SITE" && pwd)
   step "device kit $KIT -> $KIT_SITE (tools/device_install.sh)"
   bash tools/device_install.sh "$KIT" "$KIT_SITE" "$PY" || {
     echo "[gpu_check] FAILED: the device kit did not install; nothing else can run"; exit 99; }
@@ -91,8 +94,6 @@ cp "$work"/cfg/*.py "$OUT/cfg/"
 bench() {  # name config batch
   local name=$1 cfg=$2 bs=$3
   step "benchmark_speed $name (batch $bs, $TAG, variants: $VARIANTS)"
-  local limit=()
-  [ "$LIMIT" -gt 0 ] && limit=(timeout -s INT -k 20 "$LIMIT")
   # shellcheck disable=SC2086
   run "${limit[@]}" "$PY" tools/benchmark_speed.py "$cfg" --batch-size "$bs" --iters "$ITERS" \
     --skip "$SKIP" --rounds "$ROUNDS" --variants $VARIANTS "${PRECISION[@]}" \
@@ -103,10 +104,11 @@ bench cifar_resnet18 "$work/cfg/cifar_resnet18_synthetic.py" "$CIFAR_BS"
 bench simcc_res50_mpii256 "$work/cfg/simcc_res50_mpii_synthetic.py" "$SIMCC_BS"
 
 step "pytest -m gpu"
-run "$PY" -m pytest -q -m gpu tests -p no:cacheprovider --junitxml="$OUT/pytest_gpu.xml"
+run "${limit[@]}" "$PY" -m pytest -q -m gpu tests -p no:cacheprovider \
+  --junitxml="$OUT/pytest_gpu.xml"
 
 step ""
 echo; echo "[gpu_check] step durations (total $SECONDS s):"; printf '  %s\n' "${took[@]}"
-echo "[gpu_check] done: $failed failed step(s); results in $OUT ($(find "$OUT" -type f | wc -l) files)"
+echo "[gpu_check] done: $failed failed step(s); $(find "$OUT" -type f | wc -l) files in $OUT"
 ls -lR "$OUT"
 exit "$failed"
