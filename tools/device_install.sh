@@ -32,7 +32,7 @@ took() { echo "[device_install] $1: $((SECONDS - t0)) s"; t0=$SECONDS; }
 if cmp -s "$kit/MANIFEST.tsv" "$stamp"; then
   echo "[device_install] $site already holds this kit ($kit/MANIFEST.tsv)"
 else
-  echo "[device_install] $kit -> $site: $(sed -n 2p "$kit/MANIFEST.tsv" | cut -d';' -f1)"
+  echo "[device_install] $kit -> $site: $(sed -n 2p "$kit/MANIFEST.tsv" | cut -d';' -f1 | cut -c3-)"
   # byte-compiled here (pip keeps the compiler's warnings to itself): the OpenMMLab sources'
   # invalid escapes in docstrings would otherwise print SyntaxWarnings in every process
   pip_quiet "$py" install -q --no-deps --upgrade --target "$site" "$kit"/wheels/*.whl
