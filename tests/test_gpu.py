@@ -1,4 +1,5 @@
-"""CUDA-only: the fp16 loss-scaler path of AmpSAMOptimWrapper / AmpAUSAMOptimWrapper.
+"""CUDA-only: the fp16 loss-scaler path of AmpSAMOptimWrapper / AmpAUSAMOptimWrapper, and the
+speed benchmark's memory columns.
 
 On CUDA, fp16 autocast really overflows and ``GradScaler`` really skips steps, which the CPU
 suite cannot show. Tiny real Runner runs (ToyConvNet, a few iterations); ``tools/gpu_check.sh``
@@ -81,3 +82,20 @@ def test_scaler_state_round_trips_through_checkpoint_and_resume(tmp_path, optim)
     if optim.startswith('AmpAUSAM'):
         history = resumed.optim_wrapper.history
         assert history.count.sum() > checkpoint['ausam']['history']['count'].sum()
+
+
+def test_speed_benchmark_measures_each_variants_memory_on_cuda(tmp_path):
+    """The speed table's memory columns: the peak counter is reset per variant (AUSAM(0.5) after
+    SAM peaks lower than SAM), and AUSAM(0.5), which loads and forwards half the batch, adds
+    less to what its run holds than the base optimizer's step does."""
+    from ausam_mm.benchmark.speed import run_speed_benchmark
+    from ausam_mm.benchmark.synthetic import small_convnet_config, write_class_images
+    write_class_images(str(tmp_path / 'images'), n=256)
+    report = run_speed_benchmark(small_convnet_config(str(tmp_path / 'images'), batch_size=64),
+                                 ['base', 'sam', 'ausam_0.5'], iters=4, skip=2, rounds=1,
+                                 work_dir=str(tmp_path / 'speed'))
+    results = report['results']
+    for name, r in results.items():
+        assert 0 < r['step_mem_mb'] < r['peak_mem_mb'], (name, r)
+    assert results['ausam_0.5']['peak_mem_mb'] < results['sam']['peak_mem_mb']
+    assert results['ausam_0.5']['step_mem_mb'] < results['base']['step_mem_mb']
