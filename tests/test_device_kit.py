@@ -5,15 +5,11 @@ in the kit. Nothing is downloaded or built: the check reads the spec, the image 
 environment's metadata, and imports the four in a process of its own (tools/device_kit.py
 check makes the same check; `make device-rehearsal` is the end-to-end proof).
 """
-import os.path as osp
-import sys
 from importlib import metadata
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import device_kit  # noqa: E402
+from ausam_mm.benchmark import device_kit
 
 SPEC = device_kit.read_spec()
 IMAGE = device_kit.read_pins(device_kit.IMAGE)
