@@ -53,7 +53,7 @@ else
   cp "$kit/MANIFEST.tsv" "$stamp"
 fi
 
-# the imports the kit is for (tools/device_kit.py IMPORTS), mmcv's ops and xtcocotools' masks
+# the imports the kit is for (IMPORTS of ausam_mm/benchmark/device_kit.py), mmcv's ops and xtcocotools' masks
 NO_ALBUMENTATIONS_UPDATE=1 PYTHONPATH="$root:$PYTHONPATH" "$py" - <<'PY'
 import ausam_mm, brevitas, mmcv, mmengine, mmpose.models, mmpretrain.models, torch  # noqa
 import xtcocotools.mask as cocomask
