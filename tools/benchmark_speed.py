@@ -35,14 +35,19 @@ import os.path as osp
 import tempfile
 from typing import Dict, List, Optional
 
-import torch
-from mmengine.config import Config, DictAction
+from known_warnings import silence
 
-import ausam_mm  # noqa: F401  (registers)
-from ausam_mm.benchmark.speed import (DEFAULT_VARIANTS, check_iters, run_speed_benchmark,
-                                      spread_table)
-from ausam_mm.benchmark.synthetic import SMALL_CONVNET, small_convnet_config, write_class_images
-from ausam_mm.benchmark.variants import VARIANTS
+silence()  # before the imports below: some dependencies warn while they load
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+
+import ausam_mm  # noqa: E402, F401  (registers)
+from ausam_mm.benchmark.speed import (DEFAULT_VARIANTS, check_iters,  # noqa: E402
+                                      run_speed_benchmark, spread_table)
+from ausam_mm.benchmark.synthetic import (SMALL_CONVNET, small_convnet_config,  # noqa: E402
+                                          write_class_images)
+from ausam_mm.benchmark.variants import VARIANTS  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -21,9 +21,13 @@ import argparse
 import sys
 from typing import Optional
 
-from mmengine.config import Config, DictAction
+from known_warnings import silence
 
-from ausam_mm.quant.export import ExportError, export_qat_checkpoint
+silence()  # before the imports below: some dependencies warn while they load
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from ausam_mm.quant.export import ExportError, export_qat_checkpoint  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -22,8 +22,12 @@ import os
 import os.path as osp
 from typing import List, Optional
 
-from ausam_mm.benchmark.paper_configs import cifar_resnet18, simcc_res50_mpii
-from ausam_mm.benchmark.synthetic import write_class_images
+from known_warnings import silence
+
+silence()  # before the imports below: some dependencies warn while they load
+
+from ausam_mm.benchmark.paper_configs import cifar_resnet18, simcc_res50_mpii  # noqa: E402
+from ausam_mm.benchmark.synthetic import write_class_images  # noqa: E402
 
 MPII = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tests', 'data', 'mpii')
 

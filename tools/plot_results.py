@@ -33,7 +33,11 @@ Examples:
 import argparse
 from typing import List, Optional
 
-from ausam_mm.benchmark.plots import (load_json, plot_accuracy_cost, plot_selection,
+from known_warnings import silence
+
+silence()  # before the imports below: some dependencies warn while they load
+
+from ausam_mm.benchmark.plots import (load_json, plot_accuracy_cost, plot_selection,  # noqa: E402
                                       plot_speed_accuracy)
 
 

@@ -13,7 +13,11 @@ import argparse
 import os.path as osp
 import sys
 
-from ausam_mm.pose.coverage import mmpose_configs, report, survey
+from known_warnings import silence
+
+silence()  # before the imports below: some dependencies warn while they load
+
+from ausam_mm.pose.coverage import mmpose_configs, report, survey  # noqa: E402
 
 
 def main(argv=None) -> int:

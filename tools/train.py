@@ -24,7 +24,11 @@ Examples:
     bash tools/dist_train.sh CONFIG 8 --ausam ratio=0.3
     NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 4 --ausam
 """
-from ausam_mm.cli.train import main
+from known_warnings import silence
+
+silence()  # before the imports below: some dependencies warn while they load
+
+from ausam_mm.cli.train import main  # noqa: E402
 
 if __name__ == '__main__':
     main()
