@@ -61,12 +61,16 @@ import argparse
 import os.path as osp
 from typing import Dict, List, Optional
 
-import torch
+from known_warnings import silence
 
-import ausam_mm  # noqa: F401  (registers the wrappers, the sampler, the mmpretrain adapter)
-from ausam_mm.benchmark.label_noise import (BENCHMARKS, DEFAULT_VARIANTS, earlier_runs,
-                                            run_study, study_settings)
-from ausam_mm.benchmark.variants import VARIANTS
+silence()  # before the imports below: some dependencies warn while they load
+
+import torch  # noqa: E402
+
+import ausam_mm  # noqa: E402, F401  (registers the wrappers, the sampler, the mmpretrain adapter)
+from ausam_mm.benchmark.label_noise import (BENCHMARKS, DEFAULT_VARIANTS,  # noqa: E402
+                                            earlier_runs, run_study, study_settings)
+from ausam_mm.benchmark.variants import VARIANTS  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -90,6 +94,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-samples', type=int, help='mnist1d: samples generated')
     parser.add_argument('--train-split', type=float,
                         help='mnist1d: fraction of the samples for training (the first ones)')
+    parser.add_argument('--qat', metavar='wXaY',
+                        help="quantization-aware training: the model quantized by "
+                        "BrevitasQATModel at X-bit weights and Y-bit layer inputs, e.g. 'w4a4' "
+                        '(first and last layer 8 bits, learned step sizes: '
+                        'ausam_mm.benchmark.label_noise.QAT_DEFAULTS)')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch CPU threads (1: on a shared 2-core CPU, 2 threads ran the '
                         'small convs ~6x slower than 1); 0 keeps torch\'s default')
@@ -111,7 +120,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.settings = study_settings(
             args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             weight_decay=args.weight_decay, rho=args.rho, width=args.width,
-            ramp_epochs=args.ramp_epochs, test_fraction=args.test_fraction,
+            ramp_epochs=args.ramp_epochs, qat=args.qat, test_fraction=args.test_fraction,
             num_samples=args.num_samples, train_split=args.train_split)
     except ValueError as error:
         parser.error(f'--dataset {args.dataset}: {error}')

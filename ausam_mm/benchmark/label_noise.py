@@ -1,7 +1,8 @@
 """The label-noise accuracy study of ``tools/benchmark_accuracy.py``: real data the CPU trains
 on in minutes (scikit-learn's digits, MNIST-1D), symmetric noise on the training labels, an
-mmpretrain ``ImageClassifier`` per variant x noise level x seed through a real Runner, and the
-summary (mean +- std over seeds, paired differences and their significance).
+mmpretrain ``ImageClassifier`` (or its QAT form, ``qat='w4a4'``: ``BrevitasQATModel``) per
+variant x noise level x seed through a real Runner, and the summary (mean +- std over seeds,
+paired differences and their significance).
 
 Needs mmpretrain, and scikit-learn (digits) or mnist1d: ``pip install -e .[bench]``.
 
@@ -20,6 +21,7 @@ import os
 import os.path as osp
 import platform
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -28,6 +30,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.registry import DATASETS
 from mmengine.runner import Runner
 from torch import nn
@@ -239,6 +242,23 @@ class Benchmark(NamedTuple):
     defaults: Dict
 
 
+#: what ``qat='w4a4'`` (``--qat w4a4``) sets besides the bit widths: the paper's QAT setting
+#: (first and last layer at 8 bits, learned step sizes), the input scales initialised over the
+#: first 30 training forwards (Brevitas's 300 would be 20 of the 30 digits epochs)
+QAT_DEFAULTS = dict(first_last_bit_width=8, quantizer='lsq', collect_stats_steps=30)
+
+
+def qat_options(spec: str) -> Dict:
+    """The ``BrevitasQATModel`` options of ``'w<weight bits>a<input bits>'``, e.g. ``'w4a4'``
+    (the others: :data:`QAT_DEFAULTS`)."""
+    match = re.fullmatch(r'w(\d+)a(\d+)', spec.lower())
+    if not match:
+        raise ValueError(f"qat must read 'w<bits>a<bits>' (weights, layer inputs), e.g. 'w4a4', "
+                         f'got {spec!r}')
+    return dict(weight_bit_width=int(match.group(1)), act_bit_width=int(match.group(2)),
+                **QAT_DEFAULTS)
+
+
 BENCHMARKS: Dict[str, Benchmark] = {
     'digits': Benchmark('DigitsDataset', 'DigitsConvNet', lambda width: 32 * width, dict(
         epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, rho=0.1, width=16,
@@ -291,6 +311,11 @@ def run_config(bench: str, variant: str, noise: float, seed: int, work_dir: str,
                         else None)),
         randomness=dict(seed=seed),
         log_level='WARNING'))
+    if settings.get('qat'):
+        cfg.model = dict(type='BrevitasQATModel', model=cfg.model, **settings['qat'])
+        # no weight decay on the quantizers' learned scales (docs/quant.md)
+        cfg.optim_wrapper.paramwise_cfg = dict(
+            custom_keys={'.scaling_impl.value': dict(decay_mult=0.)})
     apply_variant(cfg, variant, rho=settings['rho'], ramp_epochs=settings['ramp_epochs'])
     return cfg
 
@@ -318,8 +343,11 @@ def noisy_label_fit(runner: Runner, dataset: NoisyLabelDataset) -> Optional[floa
     return float((preds == dataset.labels[idx]).float().mean())
 
 
-def run_one(cfg: Config) -> Dict:
+def run_one(cfg: Config, hooks: Sequence[Hook] = ()) -> Dict:
+    """Train and test one run; ``hooks`` are registered too (what else a caller records)."""
     runner = Runner.from_cfg(copy.deepcopy(cfg))
+    for hook in hooks:
+        runner.register_hook(hook)
     start, cpu_start = time.perf_counter(), time.process_time()
     runner.train()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
@@ -426,12 +454,14 @@ def study_settings(dataset: str, epochs: Optional[int] = None,
                    batch_size: Optional[int] = None, lr: Optional[float] = None,
                    weight_decay: Optional[float] = None, rho: Optional[float] = None,
                    width: Optional[int] = None, ramp_epochs: Optional[float] = None,
-                   **data: Optional[float]) -> Dict:
+                   qat: Optional[str] = None, **data: Optional[float]) -> Dict:
     """The settings every variant of the study shares (what ``--keep-runs`` must match): the
     dataset's defaults (:data:`BENCHMARKS`) but those given (not None); ``data`` are the
     dataset's own options (digits: ``test_fraction``; mnist1d: ``num_samples``,
     ``train_split``). AUSAM's ``ramp_epochs`` defaults to 15 % of the epochs (the reference's
-    30 of 200)."""
+    30 of 200). ``qat`` (e.g. ``'w4a4'``, :func:`qat_options`) trains the model quantized by
+    ``BrevitasQATModel``; the settings hold its options only then (so the float studies'
+    files keep theirs)."""
     defaults = BENCHMARKS[dataset].defaults
     given = dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                  rho=rho, width=width)
@@ -443,10 +473,13 @@ def study_settings(dataset: str, epochs: Optional[int] = None,
                          f"options: {sorted(defaults['data'])}); drop them or pick that dataset")
     if ramp_epochs is None:
         ramp_epochs = round(0.15 * settings['epochs'], 2)
-    return dict(epochs=settings['epochs'], batch_size=settings['batch_size'], lr=settings['lr'],
-                momentum=0.9, weight_decay=settings['weight_decay'], rho=settings['rho'],
-                width=settings['width'], ramp_epochs=ramp_epochs, warmup_epochs=1,
-                data=dict(defaults['data'], **data))
+    settings = dict(epochs=settings['epochs'], batch_size=settings['batch_size'],
+                    lr=settings['lr'], momentum=0.9, weight_decay=settings['weight_decay'],
+                    rho=settings['rho'], width=settings['width'], ramp_epochs=ramp_epochs,
+                    warmup_epochs=1, data=dict(defaults['data'], **data))
+    if qat is not None:
+        settings['qat'] = qat_options(qat)
+    return settings
 
 
 def kept_runs(path: Optional[str], dataset: str, settings: Dict,
