@@ -1,5 +1,6 @@
-"""tools/demo.py (`make demo`) on a smaller setting, run as `make demo` runs it: three real runs
-of the demo pose config in a process of its own, checked through what it prints and writes."""
+"""tools/demo.py (`make demo`) at a tiny size, run as `make demo` runs it: the three parts' real
+runs in a process of their own, checked through what it prints and writes; the sentences under
+the tables against hand-made numbers; the digits part rerun gives the same accuracies."""
 import os
 import os.path as osp
 import re
@@ -9,55 +10,137 @@ import sys
 import pytest
 
 pytest.importorskip('mmpose')
+pytest.importorskip('mmpretrain')
+pytest.importorskip('sklearn')
+pytest.importorskip('brevitas')
+from ausam_mm.benchmark.demo import digits_part, digits_reading, pose_reading  # noqa: E402
+from ausam_mm.benchmark.label_noise import study_settings  # noqa: E402
 from ausam_mm.benchmark.plots import read_history  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-NAMES = {'base optimizer': 'base', 'SAM': 'sam', 'AUSAM 0.5': 'ausam_0.5'}
+DIGITS_LABELS = ['base optimizer', 'SAM', 'AUSAM 0.5', 'random 0.5']
+NUMBER = r'[-+]?\d+\.\d+'
+# what tools/known_warnings.py silences: none of it may reach the terminal
+KNOWN = ['pkg_resources is deprecated', 'A new version of Albumentations',
+         'The metainfo config file', 'fast_hadamard_transform', 'No CUDA runtime is found',
+         'instance named of visualizer has been created']
 
 
-def test_demo_table_png_and_ausam_passes_half_of_sams(tmp_path):
-    epochs = 3
-    proc = subprocess.run(  # the config's data_root is relative to the repository
-        [sys.executable, osp.join('tools', 'demo.py'), '--epochs', str(epochs), '--work-dir',
-         str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900,
+def table_after(lines, title_start):
+    """The rows (label, numbers) of the table under the line that starts with ``title_start``,
+    and the line under the table (its reading)."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(title_start))
+    header = start + 1
+    assert lines[header].startswith('run ')
+    rows, i = [], header + 1
+    while re.match(r'^\S.*?\s{2,}' + NUMBER, lines[i]):
+        label = re.split(r'\s{2,}', lines[i])[0]
+        rows.append((label, [float(x) for x in re.findall(r'[-+]?\d+\.\d+(?:e[-+]\d+)?',
+                                                          lines[i][len(label):])]))
+        i += 1
+    return rows, lines[i]
+
+
+def run_demo_tool(tmp_path, *argv):
+    return subprocess.run(  # the pose config's data_root is relative to the repository
+        [sys.executable, osp.join('tools', 'demo.py'), '--work-dir', str(tmp_path), *argv],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
         env=dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)))
+
+
+def test_demo_prints_three_parts_their_readings_a_png_and_no_known_warnings(tmp_path):
+    pose_epochs = 3
+    proc = run_demo_tool(tmp_path, '--digits-epochs', '2', '--pose-epochs', str(pose_epochs))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
-    iterations = {NAMES[label]: int(n) for label, n in
-                  re.findall(r'^\[demo\] (.+?): (\d+) iterations in', out, re.M)}
-    assert list(iterations) == ['base', 'sam', 'ausam_0.5']
-
+    out, err = proc.stdout, proc.stderr
+    for message in KNOWN:
+        assert message not in out + err, message
+    warning_lines = re.findall(r'^.*\w+Warning: .*$', out + err, re.M)
+    assert len(warning_lines) <= 3, warning_lines  # a handful at most (a new dependency's)
     lines = out.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ['run', 's/epoch'])
-    rows = lines[header:header + 4]
-    assert rows[0].split() == ['run', 's/epoch', 'CPU', 's/epoch', 'passes/sample', 'final',
-                               'loss', 'AP']
-    assert [row.split()[0] for row in rows[1:]] == ['base', 'SAM', 'AUSAM']
-    passes = {}
-    for row, name in zip(rows[1:], iterations):
-        epoch_s, epoch_cpu_s, passes[name], _, ap = map(float, row.split()[-5:])
-        assert epoch_s > 0 and epoch_cpu_s > 0 and 0 <= ap <= 1
-        assert f'AP {ap:.3f}' in out  # the run's own line agrees with its row
-    assert re.search(r"^AUSAM 0\.5 took [\d.]+x SAM's time per epoch", out, re.M)
 
-    assert passes['base'] == pytest.approx(1.0)
-    assert passes['sam'] == pytest.approx(2.0)
-    assert passes['ausam_0.5'] == pytest.approx(passes['sam'] / 2, rel=0.1)
+    for title, qat in (('1. What does SAM buy', False), ('2. Does it hold under', True)):
+        rows, reading = table_after(lines, title)
+        assert [label for label, _ in rows] == DIGITS_LABELS
+        acc = {label: numbers[0] for label, numbers in rows}
+        for label, (acc_pc, vs_base, fit, cpu_s, cost) in rows:
+            assert 0 < acc_pc <= 100 and 0 <= fit <= 100 and cpu_s > 0 and cost > 0
+            assert vs_base == pytest.approx(acc_pc - acc['base optimizer'], abs=0.011)
+        assert rows[0][1][1] == 0 and rows[0][1][4] == 1
+        sam_gain, sam_cost = rows[1][1][1], rows[1][1][4]
+        assert reading.startswith('Under W4A4 QAT, ' if qat else 'SAM')
+        if sam_gain > 0:  # the sentence carries this run's numbers
+            assert f'SAM gained {sam_gain:.1f} pt' in reading
+        else:
+            assert f'SAM did not help in this run ({sam_gain:+.1f} pt' in reading
+        assert f'at {sam_cost:.2f}x its training CPU time' in reading
+        for label, numbers in rows[2:]:
+            assert f'{label} ' in reading and f'at {numbers[4]:.2f}x' in reading
+
+    rows, reading = table_after(lines, '3. Does it run on an MMPose model?')
+    assert [label for label, _ in rows] == ['base optimizer', 'SAM', 'AUSAM 0.5']
+    passes = {label: numbers[0] for label, numbers in rows}
+    assert passes['base optimizer'] == pytest.approx(1.0)
+    assert passes['SAM'] == pytest.approx(2.0)
+    assert passes['AUSAM 0.5'] == pytest.approx(1.0, rel=0.1)
+    for label, (_, step_s, step_cpu_s, cost, first, last, ap) in rows:
+        assert step_s > 0 and step_cpu_s > 0 and 0 <= ap <= 1
+    assert f"ran {passes['AUSAM 0.5']:.2f} forward+backward passes per sample" in reading
+    assert 'the 12 training instances' in reading
+    # the AUSAM run's selection counts: the warm-up epoch posts all 12 instances, then 2 of 4
+    _, count = read_history(str(tmp_path / 'pose' / 'ausam_0.5'))
+    assert len(count) == 12 and count.sum() == 12 + (pose_epochs - 1) * 6
 
     png = re.search(r'^\[demo\] figure: (.+)$', out, re.M).group(1)
+    assert osp.dirname(png) == str(tmp_path)
     with open(png, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
-    assert osp.dirname(png) == str(tmp_path)
-    # the selection counts drawn: the warm-up epoch posts all 12 instances, then 2 of each 4
-    _, count = read_history(str(tmp_path / 'ausam_0.5'))
-    assert len(count) == 12 and count.sum() == 12 + (epochs - 1) * 6
+    logs = dict(re.findall(r'^\[demo\] (\w+ \S+): log (.+)$', out, re.M))
+    assert len(logs) == 4 + 4 + 3 and all(osp.isfile(p) for p in logs.values())
+    with open(logs['qat sam']) as f:
+        assert 'Brevitas QAT (lsq)' in f.read()  # the QAT runs train the quantized model
+    reruns = dict(re.findall(r'^\[demo\] (\w+(?: \S+)?): rerun (.+)$', out, re.M))
+    assert '--qat w4a4' in reruns['qat'] and '--qat' not in reruns['digits']
+    assert '--epochs 2' in reruns['digits']
+    assert '--ausam ratio=0.5 rho=0.01' in reruns['pose ausam_0.5']
+    assert re.search(r'^\[demo\] the whole command: \d+ s of wall time', out, re.M)
 
-    runs = re.findall(r'^\[demo\] (\S+): log (.+)\n\s+checkpoint (.+)\n\s+rerun: .*?'
-                      r'tools/train\.py (.+)$', out, re.M)
-    assert [name for name, *_ in runs] == list(iterations)
-    for name, log_file, checkpoint, command in runs:
-        assert osp.isfile(checkpoint) and osp.isfile(log_file)
-        assert iterations[name] == epochs * 3
-        assert f'--work-dir {tmp_path / name}' in command
-    assert '--ausam ratio=0.5 rho=0.01' in runs[-1][3]
+
+def test_digits_part_reruns_to_the_same_accuracies(tmp_path):
+    first, second = (digits_part(str(tmp_path / name), epochs=1, variants=['base', 'sam'],
+                                 log=lambda line: None) for name in ('a', 'b'))
+    assert [r['acc'] for r in first['rows']] == [r['acc'] for r in second['rows']]
+
+
+def test_readings_follow_the_numbers():
+    def rows(*accs_costs):
+        names = ['base', 'sam', 'ausam_0.5', 'random_0.5']
+        return [dict(variant=n, vs_base=acc - accs_costs[0][0], cost=cost)
+                for n, (acc, cost) in zip(names, accs_costs)]
+
+    helped = digits_reading(rows((80, 1.0), (90, 1.8), (85, 1.3), (92, 1.3)))
+    assert helped.startswith('SAM gained 10.0 pt of held-out accuracy over the base optimizer '
+                             'at 1.80x its training CPU time;')
+    assert 'AUSAM 0.5 kept 50 % of it (+5.0 pt) at 1.30x' in helped
+    assert 'random 0.5 kept all of it and more (+12.0 pt over the base optimizer)' in helped
+    hurt = digits_reading(rows((80, 1.0), (79, 1.6), (78, 1.2), (81, 1.2)), 'Under W4A4 QAT, ')
+    assert hurt.startswith('Under W4A4 QAT, SAM did not help in this run (-1.0 pt')
+    assert 'AUSAM 0.5 -2.0 pt at 1.20x' in hurt
+
+    pose = [dict(variant='base', passes=1.0, step_cpu_s=1.0, first_loss=2.0, last_loss=1.0),
+            dict(variant='sam', passes=2.0, step_cpu_s=2.0, first_loss=2.0, last_loss=0.5),
+            dict(variant='ausam_0.5', passes=1.0, step_cpu_s=1.2, first_loss=2.0, last_loss=3.0)]
+    text = pose_reading(pose)
+    assert "AUSAM 0.5 ran 1.00 forward+backward passes per sample to SAM's 2.00" in text
+    assert "0.60x SAM's CPU time per step" in text
+    assert 'did not fall from the first epoch to the last for AUSAM 0.5' in text
+
+
+def test_qat_settings_only_where_asked():
+    assert 'qat' not in study_settings('digits')  # the float studies' files still match
+    assert study_settings('digits', qat='W4A4')['qat'] == dict(
+        weight_bit_width=4, act_bit_width=4, first_last_bit_width=8, quantizer='lsq',
+        collect_stats_steps=30)
+    with pytest.raises(ValueError, match="'w<bits>a<bits>'.*got 'w4'"):
+        study_settings('digits', qat='w4')

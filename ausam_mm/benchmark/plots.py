@@ -6,7 +6,7 @@
 - :func:`plot_speed_accuracy`: test accuracy against throughput relative to the base optimizer;
 - :func:`plot_selection`: what AUSAM chose in one run (its score history and ``ausam/*``
   scalars);
-- :func:`plot_demo`: the demo's training losses against wall time, and AUSAM's selections.
+- :func:`plot_demo`: the demo's runs, score against training cost, one panel per part.
 
 Each figure is a ``matplotlib.figure.Figure`` of its own (no pyplot state, no backend chosen).
 
@@ -19,7 +19,7 @@ import glob
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -246,29 +246,30 @@ def plot_selection(work_dir: str, out: str) -> str:
 
 # -- the demo: the runs of tools/demo.py --------------------------------------------------
 
-def plot_demo(curves: Dict[str, Tuple[List[float], List[float]]], ausam_work_dir: str,
-              out: str) -> str:
-    """Training loss against wall time of each run (``variant -> (seconds, losses)``), and
-    how often each sample of the AUSAM run got the SAM step (from its checkpoint)."""
-    _, count = read_history(ausam_work_dir)
-    fig, (ax1, ax2) = _subplots(1, 2, figsize=(12, 4))
-    for variant, (seconds, losses) in curves.items():
-        ax1.plot(seconds, losses, color=variant_color(variant), label=variant_label(variant),
-                 lw=1)
-    ax1.set_yscale('log')
-    ax1.set_xlabel('wall time since the start of training (s)')
-    ax1.set_ylabel('training loss (per iteration)')
-    ax1.set_title('same initial weights, same epochs: who gets there first', fontsize=9)
-    ax1.grid(alpha=0.3)
-    ax1.legend(fontsize=8)
+class DemoPanel(NamedTuple):
+    """One part of the demo in :func:`plot_demo`: its runs as ``(variant, cost, score)``, the
+    cost relative to the base optimizer's, and what the score is."""
+    title: str
+    points: List[Tuple[str, float, float]]
+    score: str
 
-    ax2.bar(np.arange(len(count)), count, color='tab:red', alpha=0.7)
-    ax2.axhline(count.mean(), color='black', ls='--', lw=1, label=f'mean {count.mean():.1f}')
-    ax2.set_xlabel('training sample (index in the dataset)')
-    ax2.set_ylabel('times it got the SAM step')
-    ax2.set_title(f'AUSAM selections ({osp.basename(osp.normpath(ausam_work_dir))}, '
-                  'warm-up epoch included)', fontsize=9)
-    ax2.legend(fontsize=8)
+
+def plot_demo(panels: Sequence[DemoPanel], out: str) -> str:
+    """One panel per part of the demo: each run's score (held-out accuracy, or what the panel
+    says) against its training cost relative to the base optimizer, one marker per run."""
+    fig, axes = _subplots(1, len(panels), figsize=(4.6 * len(panels), 4), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for variant, cost, score in panel.points:
+            ax.plot(cost, score, 'o', ms=8, color=variant_color(variant),
+                    label=variant_label(variant))
+        ax.set_title(panel.title, fontsize=9)
+        ax.set_xlabel('training CPU time / base optimizer\'s', fontsize=8)
+        ax.set_ylabel(panel.score, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle('score against training cost, one marker per run: up and to the left is '
+                 'better', fontsize=10)
+    fig.tight_layout()
     return save(fig, out)
 
 

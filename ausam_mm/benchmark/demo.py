@@ -1,0 +1,340 @@
+"""What ``make demo`` (``tools/demo.py``) runs: the three questions a user of the plugin has,
+each answered by real runs through MMEngine's Runner, the variants of each part from the same
+initial weights, seeds fixed (a rerun prints the same accuracies):
+
+1. ``digits`` -- what does SAM buy, and what does AUSAM keep of it? The label-noise study of
+   :mod:`.label_noise` at its default settings, seed 0: scikit-learn's digits, 30 % symmetric
+   label noise on the training split only, accuracy on the clean held-out test split, for the
+   base optimizer, SAM, AUSAM 0.5 and random-subset SAM 0.5 (the comparison at equal cost).
+2. ``qat`` -- does it hold under quantization-aware training? The same with the model quantized
+   by ``BrevitasQATModel`` (W4A4, first and last layer 8 bits: ``qat='w4a4'``).
+3. ``pose`` -- does it run on an MMPose model? ``configs/demo/tiny_pose_coco.py`` through
+   ``tools/train.py``'s config handling: passes per sample, seconds per step, the training loss
+   of the first and last epoch, and the COCO AP on its own 12 training instances.
+
+Each part gives a table and one sentence computed from its numbers; :func:`run_demo` runs the
+parts, draws one PNG (score against training cost, one marker per run) and gives the text.
+
+Usage::
+
+    from ausam_mm.benchmark.demo import run_demo
+    report = run_demo('work_dirs/demo')            # prints its progress
+    print(report['text'])
+"""
+import contextlib
+import io
+import os.path as osp
+import shlex
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.runner import find_latest_checkpoint
+
+from ..cli.train import load_config, parse_args
+from .label_noise import register_backbone, run_config, run_one, study_settings
+from .plots import DemoPanel, plot_demo
+from .throughput import measure
+from .variants import VARIANTS, train_args
+
+PARTS = ('digits', 'qat', 'pose')
+DIGITS_VARIANTS = ['base', 'sam', 'ausam_0.5', 'random_0.5']
+POSE_VARIANTS = ['base', 'sam', 'ausam_0.5']
+NOISE = 0.3  # the share of wrong training labels in the digits parts
+SEED = 0  # the digits parts' seed: initial weights, noise pattern, batches (the study's first)
+QAT = 'w4a4'
+POSE_CONFIG = 'configs/demo/tiny_pose_coco.py'
+POSE_SETTINGS = dict(rho=0.01)  # the SAM radius of both SAM runs (0.05 kept them at AP ~0)
+
+
+class RunRecorder(Hook):
+    """What the demo reports of a run besides its speed: the loss of every iteration, the
+    initial weights, the evaluation metrics and the log file."""
+
+    priority = 'VERY_LOW'
+
+    def before_train(self, runner) -> None:
+        self.losses: List[float] = []
+        self.iters_per_epoch = len(runner.train_dataloader)
+        self.initial = {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+        self.log_file = runner.logger.log_file
+        self.metrics: Dict[str, float] = {}
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.losses.append(outputs['loss'].item())
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self.metrics = dict(metrics or {})
+
+    def epoch_loss(self, epoch: int) -> float:
+        """Mean training loss of one epoch (``-1``: the last)."""
+        chunks = [self.losses[i:i + self.iters_per_epoch]
+                  for i in range(0, len(self.losses), self.iters_per_epoch)]
+        return sum(chunks[epoch]) / len(chunks[epoch])
+
+
+def check_same_start(recorders: Sequence[RunRecorder]) -> None:
+    """Raise unless every run started from the first run's weights (else no comparison)."""
+    first = recorders[0].initial
+    for recorder in recorders[1:]:
+        if not all(torch.equal(first[k], recorder.initial[k]) for k in first):
+            raise RuntimeError('the runs of a part did not start from the same initial weights')
+
+
+def console(verbose: bool):
+    """Where MMEngine's console output goes during a run: shown only if ``verbose`` (it is in
+    the run's log either way; the logger binds its console stream when the run creates it)."""
+    return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+
+
+def python() -> str:
+    """The interpreter, as a rerun command names it."""
+    path = sys.executable
+    here = osp.abspath('.') + osp.sep
+    return osp.relpath(path) if osp.abspath(path).startswith(here) else path
+
+
+# -- parts 1 and 2: digits under label noise, float and QAT -----------------------------------
+
+def digits_part(work_dir: str, qat: Optional[str] = None, epochs: Optional[int] = None,
+                variants: Sequence[str] = DIGITS_VARIANTS, verbose: bool = False,
+                log: Callable[[str], None] = print) -> Dict:
+    """Train ``variants`` on the noisy digits (quantized if ``qat``, e.g. ``'w4a4'``), seed
+    :data:`SEED`, the study's default settings but ``epochs``; test on the clean split."""
+    register_backbone()
+    settings = study_settings('digits', epochs=epochs, qat=qat)
+    rows, recorders = [], []
+    for variant in variants:
+        cfg = run_config('digits', variant, NOISE, SEED, osp.join(work_dir, variant), settings)
+        cfg.log_level = 'INFO'  # the run's log file gets MMEngine's log
+        recorder = RunRecorder()
+        with console(verbose):
+            result = run_one(cfg, hooks=[recorder])
+        recorders.append(recorder)
+        rows.append(dict(variant=variant, acc=100 * result['test_acc'],
+                         cpu_s=result['train_cpu_s'], wall_s=result['train_time_s'],
+                         noisy_fit=100 * result['noisy_fit'], log=recorder.log_file))
+        log(f"[demo] {'digits QAT ' + qat.upper() if qat else 'digits'}: "
+            f"{VARIANTS[variant].label}: held-out accuracy {rows[-1]['acc']:.2f} %, "
+            f"{result['train_cpu_s']:.1f} CPU s")
+    check_same_start(recorders)
+    base = rows[0]
+    for row in rows:
+        row['vs_base'] = row['acc'] - base['acc']
+        row['cost'] = row['cpu_s'] / base['cpu_s']
+    argv = ['tools/benchmark_accuracy.py', '--noise', f'{NOISE:g}', '--seeds', str(SEED),
+            '--variants', *variants, '--work-dir', work_dir]
+    if qat:
+        argv += ['--qat', qat]
+    if epochs is not None:
+        argv += ['--epochs', str(epochs)]
+    task = f'QAT {qat.upper()}' if qat else 'float'
+    reading = digits_reading(rows, f'Under {qat.upper()} QAT, ' if qat else '')
+    return dict(task=task, rows=rows, settings=settings, reading=reading,
+                table=digits_table(rows), rerun=[python(), *argv])
+
+
+def share_of(gain: float, sam_gain: float) -> str:
+    """How much of SAM's gain over the base optimizer a variant's ``gain`` is, in words."""
+    if gain > sam_gain:
+        return f'all of it and more ({gain:+.1f} pt over the base optimizer)'
+    if gain == sam_gain:
+        return f'all of it ({gain:+.1f} pt over the base optimizer)'
+    if gain <= 0:
+        return f'none of it ({gain:+.1f} pt against the base optimizer)'
+    return f'{100 * gain / sam_gain:.0f} % of it ({gain:+.1f} pt)'
+
+
+def digits_reading(rows: List[Dict], context: str = '') -> str:
+    """One sentence from a digits part's numbers (rows: base, SAM, then the subset variants),
+    after ``context`` (e.g. ``'Under W4A4 QAT, '``)."""
+    by = {r['variant']: r for r in rows}
+    sam = by['sam']
+    subsets = [r for r in rows if r['variant'] not in ('base', 'sam')]
+    if sam['vs_base'] > 0:
+        kept = ', '.join(f"{VARIANTS[r['variant']].label} kept "
+                         f"{share_of(r['vs_base'], sam['vs_base'])} at {r['cost']:.2f}x"
+                         for r in subsets)
+        return (f"{context}SAM gained {sam['vs_base']:.1f} pt of held-out accuracy over the base "
+                f"optimizer at {sam['cost']:.2f}x its training CPU time; {kept}.")
+    others = ', '.join(f"{VARIANTS[r['variant']].label} {r['vs_base']:+.1f} pt at "
+                       f"{r['cost']:.2f}x" for r in subsets)
+    return (f"{context}SAM did not help in this run ({sam['vs_base']:+.1f} pt against the base "
+            f"optimizer at {sam['cost']:.2f}x its training CPU time); {others}.")
+
+
+def digits_table(rows: List[Dict]) -> str:
+    lines = [f"{'run':<16} {'held-out acc %':>14} {'vs base, pt':>11} {'wrong labels fit %':>18} "
+             f"{'train CPU s':>11} {'x base':>6}"]
+    for r in rows:
+        lines.append(f"{VARIANTS[r['variant']].label:<16} {r['acc']:>14.2f} "
+                     f"{r['vs_base']:>+11.2f} {r['noisy_fit']:>18.1f} {r['cpu_s']:>11.1f} "
+                     f"{r['cost']:>6.2f}")
+    return '\n'.join(lines)
+
+
+# -- part 3: the small pose model -------------------------------------------------------------
+
+def pose_command(variant: str, work_dir: str, epochs: Optional[int]) -> List[str]:
+    """The ``tools/train.py`` arguments of one pose run."""
+    argv = [POSE_CONFIG, '--work-dir', osp.join(work_dir, variant),
+            *train_args(variant, **POSE_SETTINGS)]
+    if epochs is not None:
+        argv += ['--cfg-options', f'train_cfg.max_epochs={epochs}',
+                 f'train_cfg.val_interval={epochs}', f'default_hooks.checkpoint.interval={epochs}']
+    return argv
+
+
+def pose_run(variant: str, work_dir: str, epochs: Optional[int], verbose: bool = False) -> Dict:
+    """Train one variant through tools/train.py's config handling; what the table needs."""
+    argv = pose_command(variant, work_dir, epochs)
+    cfg, _ = load_config(parse_args(argv))
+    cfg.experiment_name = f'demo_{variant}_{time.time_ns()}'  # one process, three runs: own logs
+    cfg.visualizer.name = cfg.experiment_name  # and their own visualizer (MMPose names it)
+    recorder = RunRecorder()
+    with console(verbose):
+        # timed after the first epoch: AUSAM's warm-up epoch is full SAM, scoring every sample
+        speed = measure(cfg, skip=0, skip_epochs=1, hooks=[recorder])
+    batch = cfg.train_dataloader.batch_size
+    return dict(variant=variant, recorder=recorder, passes=speed['passes_per_sample'],
+                step_s=batch / speed['samples_per_s'],
+                step_cpu_s=batch / speed['samples_per_cpu_s'],
+                first_loss=recorder.epoch_loss(0), last_loss=recorder.epoch_loss(-1),
+                ap=recorder.metrics.get('coco/AP', float('nan')), log=recorder.log_file,
+                checkpoint=find_latest_checkpoint(cfg.work_dir),
+                rerun=[python(), 'tools/train.py', *argv])
+
+
+def pose_part(work_dir: str, epochs: Optional[int] = None,
+              variants: Sequence[str] = POSE_VARIANTS, verbose: bool = False,
+              log: Callable[[str], None] = print) -> Dict:
+    """Train the demo pose config once per variant (its own seed, the same initial weights)."""
+    rows = []
+    for variant in variants:
+        rows.append(pose_run(variant, work_dir, epochs, verbose))
+        r = rows[-1]
+        log(f"[demo] pose: {VARIANTS[variant].label}: {len(r['recorder'].losses)} steps, "
+            f"loss {r['first_loss']:.2e} -> {r['last_loss']:.2e}, AP {r['ap']:.3f}")
+    check_same_start([r['recorder'] for r in rows])
+    base = rows[0]
+    for row in rows:
+        row['cost'] = row['step_cpu_s'] / base['step_cpu_s']
+    return dict(rows=rows, reading=pose_reading(rows), table=pose_table(rows))
+
+
+def pose_reading(rows: List[Dict]) -> str:
+    """One sentence from the pose part's numbers."""
+    by = {r['variant']: r for r in rows}
+    sam, ausam = by['sam'], by['ausam_0.5']
+    fell = [r for r in rows if r['last_loss'] < r['first_loss']]
+    if len(fell) == len(rows):
+        learned = (f"every run's training loss fell from its first epoch to its last "
+                   f"({min(r['first_loss'] / r['last_loss'] for r in rows):.1f}x or more)")
+    else:
+        learned = ('the training loss did not fall from the first epoch to the last for '
+                   + ', '.join(VARIANTS[r['variant']].label for r in rows if r not in fell))
+    return (f"pose: AUSAM 0.5 ran {ausam['passes']:.2f} forward+backward passes per sample to "
+            f"SAM's {sam['passes']:.2f} and took {ausam['step_cpu_s'] / sam['step_cpu_s']:.2f}x "
+            f"SAM's CPU time per step; {learned}. The AP is measured on the 12 training "
+            'instances: it shows that the runs learn, not how well they generalise.')
+
+
+def pose_table(rows: List[Dict]) -> str:
+    lines = [f"{'run':<16} {'passes/sample':>13} {'s/step':>7} {'CPU s/step':>10} {'x base':>6} "
+             f"{'loss, first -> last epoch':>25} {'AP (train)':>10}"]
+    for r in rows:
+        loss = f"{r['first_loss']:.2e} -> {r['last_loss']:.2e}"
+        lines.append(f"{VARIANTS[r['variant']].label:<16} {r['passes']:>13.2f} "
+                     f"{r['step_s']:>7.3f} {r['step_cpu_s']:>10.3f} {r['cost']:>6.2f} "
+                     f"{loss:>25} {r['ap']:>10.3f}")
+    return '\n'.join(lines)
+
+
+# -- the three parts --------------------------------------------------------------------------
+
+def run_demo(work_dir: str, parts: Sequence[str] = PARTS, digits_epochs: Optional[int] = None,
+             pose_epochs: Optional[int] = None, verbose: bool = False,
+             log: Callable[[str], None] = print) -> Dict:
+    """Run ``parts`` (of :data:`PARTS`) into ``work_dir``: their results, the PNG and the text
+    (tables, readings, timings, logs and rerun commands). ``digits_epochs`` (default: the
+    study's 30) and ``pose_epochs`` (default: the config's) make a quicker, rougher run."""
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or not parts:
+        raise ValueError(f'parts must be some of {list(PARTS)}, got {list(parts)}')
+    start, cpu_start = time.perf_counter(), time.process_time()
+    results, timings = {}, {}
+    for part in PARTS:
+        if part not in parts:
+            continue
+        wall, cpu = time.perf_counter(), time.process_time()
+        if part == 'pose':
+            results[part] = pose_part(osp.join(work_dir, 'pose'), pose_epochs, verbose=verbose,
+                                      log=log)
+        else:
+            results[part] = digits_part(osp.join(work_dir, part), QAT if part == 'qat' else None,
+                                        digits_epochs, verbose=verbose, log=log)
+        timings[part] = (time.perf_counter() - wall, time.process_time() - cpu)
+    png = plot_demo(demo_panels(results), osp.join(work_dir, 'demo.png'))
+    timings['total'] = (time.perf_counter() - start, time.process_time() - cpu_start)
+    return dict(results=results, png=png, timings=timings,
+                text=demo_text(results, png, timings))
+
+
+def demo_panels(results: Dict[str, Dict]) -> List[DemoPanel]:
+    panels = []
+    for part, result in results.items():
+        if part == 'pose':
+            panels.append(DemoPanel('pose (tiny_pose_coco): AP on its own training images',
+                                    [(r['variant'], r['cost'], r['ap']) for r in result['rows']],
+                                    'COCO AP on the 12 TRAINING instances'))
+        else:
+            panels.append(DemoPanel(f"digits, {100 * NOISE:g} % wrong labels, {result['task']}",
+                                    [(r['variant'], r['cost'], r['acc']) for r in result['rows']],
+                                    'held-out accuracy %'))
+    return panels
+
+
+def demo_text(results: Dict[str, Dict], png: str, timings: Dict[str, tuple]) -> str:
+    """What the demo prints at the end."""
+    out = []
+    digits = [results[p] for p in ('digits', 'qat') if p in results]
+    for number, result in enumerate(digits, 1):
+        settings = result['settings']
+        if number == 1:
+            out.append(f"\n{number}. What does SAM buy, and what does AUSAM keep of it? digits "
+                       f"(scikit-learn, real 8x8 scans), {100 * NOISE:g} % of the training labels "
+                       f"wrong, accuracy on the clean held-out half; {settings['epochs']} "
+                       f"epochs, seed {SEED}, the same initial weights:")
+        else:
+            bits = settings['qat']
+            out.append(f"\n{number}. Does it hold under quantization-aware training? The same, "
+                       f"the model quantized by BrevitasQATModel: weights "
+                       f"{bits['weight_bit_width']} bits, layer inputs {bits['act_bit_width']} "
+                       f"bits (first and last layer {bits['first_last_bit_width']}):")
+        out += [result['table'], result['reading']]
+    if digits:
+        out.append('(train CPU s: the process CPU time of the training; wrong labels fit: the '
+                   'share of the mislabelled training images the final model predicts with '
+                   'their wrong label)')
+    if 'pose' in results:
+        out += [f"\n{len(digits) + 1}. Does it run on an MMPose model? {POSE_CONFIG}, "
+                f"the base optimizer (Adam), SAM and AUSAM 0.5 (rho {POSE_SETTINGS['rho']}):",
+                results['pose']['table'], results['pose']['reading'],
+                '(per step: after the first epoch, AUSAM\'s full-SAM warm-up; loss: mean '
+                'training loss of the epoch, AUSAM\'s on the samples it drew)']
+    out.append(f'\n[demo] figure: {png}')
+    for part, result in results.items():
+        for r in result['rows']:
+            out.append(f"[demo] {part} {r['variant']}: log {r['log']}")
+        if part == 'pose':
+            for r in result['rows']:
+                out.append(f"[demo] pose {r['variant']}: rerun {shlex.join(r['rerun'])}")
+        else:
+            out.append(f"[demo] {part}: rerun {shlex.join(result['rerun'])}")
+    spent = ', '.join(f'{part} {wall:.0f} s ({cpu:.0f} CPU s)'
+                      for part, (wall, cpu) in timings.items() if part != 'total')
+    wall, cpu = timings['total']
+    out.append(f'[demo] wall time {wall:.0f} s ({cpu:.0f} CPU s): {spent}')
+    return '\n'.join(out)
