@@ -124,9 +124,11 @@ def test_readings_follow_the_numbers():
                              'at 1.80x its training CPU time;')
     assert 'AUSAM 0.5 kept 50 % of it (+5.0 pt) at 1.30x' in helped
     assert 'random 0.5 kept all of it and more (+12.0 pt over the base optimizer)' in helped
+    assert helped.endswith("AUSAM's scores did 7.0 pt worse than a random subset of the same "
+                           'size.')
     hurt = digits_reading(rows((80, 1.0), (79, 1.6), (78, 1.2), (81, 1.2)), 'Under W4A4 QAT, ')
     assert hurt.startswith('Under W4A4 QAT, SAM did not help in this run (-1.0 pt')
-    assert 'AUSAM 0.5 -2.0 pt at 1.20x' in hurt
+    assert 'AUSAM 0.5 -2.0 pt at 1.20x' in hurt and '3.0 pt worse than a random' in hurt
 
     pose = [dict(variant='base', passes=1.0, step_cpu_s=1.0, first_loss=2.0, last_loss=1.0),
             dict(variant='sam', passes=2.0, step_cpu_s=2.0, first_loss=2.0, last_loss=0.5),

@@ -158,11 +158,24 @@ def digits_reading(rows: List[Dict], context: str = '') -> str:
                          f"{share_of(r['vs_base'], sam['vs_base'])} at {r['cost']:.2f}x"
                          for r in subsets)
         return (f"{context}SAM gained {sam['vs_base']:.1f} pt of held-out accuracy over the base "
-                f"optimizer at {sam['cost']:.2f}x its training CPU time; {kept}.")
+                f"optimizer at {sam['cost']:.2f}x its training CPU time; {kept}"
+                f"{scores_against_random(by)}.")
     others = ', '.join(f"{VARIANTS[r['variant']].label} {r['vs_base']:+.1f} pt at "
                        f"{r['cost']:.2f}x" for r in subsets)
     return (f"{context}SAM did not help in this run ({sam['vs_base']:+.1f} pt against the base "
-            f"optimizer at {sam['cost']:.2f}x its training CPU time); {others}.")
+            f"optimizer at {sam['cost']:.2f}x its training CPU time); {others}"
+            f"{scores_against_random(by)}.")
+
+
+def scores_against_random(by: Dict[str, Dict]) -> str:
+    """AUSAM 0.5 against random-subset SAM of the same size, as the end of a reading."""
+    if 'ausam_0.5' not in by or 'random_0.5' not in by:
+        return ''
+    diff = by['ausam_0.5']['vs_base'] - by['random_0.5']['vs_base']
+    if round(diff, 1) == 0:
+        return "; AUSAM's scores did as well as a random subset of the same size"
+    return (f"; AUSAM's scores did {abs(diff):.1f} pt {'better' if diff > 0 else 'worse'} "
+            'than a random subset of the same size')
 
 
 def digits_table(rows: List[Dict]) -> str:
@@ -306,7 +319,7 @@ def demo_text(results: Dict[str, Dict], png: str, timings: Dict[str, tuple]) -> 
             out.append(f"\n{number}. What does SAM buy, and what does AUSAM keep of it? digits "
                        f"(scikit-learn, real 8x8 scans), {100 * NOISE:g} % of the training labels "
                        f"wrong, accuracy on the clean held-out half; {settings['epochs']} "
-                       f"epochs, seed {SEED}, the same initial weights:")
+                       f"epochs of SGD, rho {settings['rho']:g}, seed {SEED}:")
         else:
             bits = settings['qat']
             out.append(f"\n{number}. Does it hold under quantization-aware training? The same, "
@@ -317,13 +330,17 @@ def demo_text(results: Dict[str, Dict], png: str, timings: Dict[str, tuple]) -> 
     if digits:
         out.append('(train CPU s: the process CPU time of the training; wrong labels fit: the '
                    'share of the mislabelled training images the final model predicts with '
-                   'their wrong label)')
+                   'their wrong label. On a net this small the per-step work that a subset does '
+                   'not shrink keeps AUSAM above half of SAM\'s cost; part 3 and '
+                   'docs/benchmarks.md show the passes halve)')
     if 'pose' in results:
         out += [f"\n{len(digits) + 1}. Does it run on an MMPose model? {POSE_CONFIG}, "
                 f"the base optimizer (Adam), SAM and AUSAM 0.5 (rho {POSE_SETTINGS['rho']}):",
                 results['pose']['table'], results['pose']['reading'],
                 '(per step: after the first epoch, AUSAM\'s full-SAM warm-up; loss: mean '
-                'training loss of the epoch, AUSAM\'s on the samples it drew)']
+                'training loss of the epoch, AUSAM\'s on the samples it drew. Each AUSAM step '
+                'trains on the half of the batch it draws: in the same epochs it learns from '
+                'half as many samples)']
     out.append(f'\n[demo] figure: {png}')
     for part, result in results.items():
         for r in result['rows']:
