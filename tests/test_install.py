@@ -1,11 +1,11 @@
 """`pip install` of the project into an environment that already runs it changes nothing else.
 
-README's "Add ausam_mm to your existing MMPose environment" promises that the one `pip install`
-line adds `ausam_mm` and installs or upgrades nothing else (`install_requires` asks only for what
-the code needs). This runs pip's resolver on this repository against the environment the suite
-runs in - both ends of the supported range (`make test`, `make test-compat`) - without
-installing anything and without an index: a requirement the environment does not satisfy makes
-pip fail or list another package.
+docs/install.md's "Add ausam_mm to your existing MMPose environment" (and the README) promise
+that the one `pip install` line adds `ausam_mm` and installs or upgrades nothing else
+(`install_requires` asks only for what the code needs). This runs pip's resolver on this
+repository against the environment the suite runs in - both ends of the supported range
+(`make test`, `make test-compat`) - without installing anything and without an index: a
+requirement the environment does not satisfy makes pip fail or list another package.
 """
 import json
 import subprocess

@@ -89,11 +89,15 @@ def console(verbose: bool):
     return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
 
 
-def python() -> str:
-    """The interpreter, as a rerun command names it."""
-    path = sys.executable
+def shown(path: str) -> str:
+    """``path`` as the demo prints it: relative if under the current folder."""
     here = osp.abspath('.') + osp.sep
     return osp.relpath(path) if osp.abspath(path).startswith(here) else path
+
+
+def python() -> str:
+    """The interpreter, as a rerun command names it."""
+    return shown(sys.executable)
 
 
 # -- parts 1 and 2: digits under label noise, float and QAT -----------------------------------
@@ -344,7 +348,7 @@ def demo_text(results: Dict[str, Dict], png: str, timings: Dict[str, tuple]) -> 
     out.append(f'\n[demo] figure: {png}')
     for part, result in results.items():
         for r in result['rows']:
-            out.append(f"[demo] {part} {r['variant']}: log {r['log']}")
+            out.append(f"[demo] {part} {r['variant']}: log {shown(r['log'])}")
         if part == 'pose':
             for r in result['rows']:
                 out.append(f"[demo] pose {r['variant']}: rerun {shlex.join(r['rerun'])}")
