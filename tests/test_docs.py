@@ -1,5 +1,6 @@
 """docs/ausam.md is the specification the code cites: every cited section exists there, and
-nothing cites a file outside the repository."""
+nothing cites a file outside the repository. The benchmark page tells no history, and the
+README stays a short product page with what it must show."""
 import glob
 import os.path as osp
 import re
@@ -64,3 +65,27 @@ def test_the_sampler_table_states_the_defaults_the_code_has():
             assert defaults[name] is None, name
             continue
         assert value == defaults[name] and type(value) is type(defaults[name]), name
+
+
+def read(*path):
+    with open(osp.join(ROOT, *path)) as f:
+        return f.read()
+
+
+def test_the_benchmark_page_speaks_of_the_project_not_of_its_history():
+    page = read('docs', 'benchmarks.md')
+    assert not re.findall(r'\b(?:issues?|sessions?)\b', page, re.I)
+    assert not re.findall(r'\b[0-2]\d:[0-5]\d\b', page)  # no clock times of runs
+    assert 'benchmarks_history.md' in page  # how the files were assembled is told there
+
+
+def test_readme_is_a_short_product_page_with_the_two_commands_and_the_opt_out():
+    readme = read('README.md')
+    assert len(readme.splitlines()) <= 150
+    for needed in ('make demo', 'make test', '--ausam', 'AUSAMOptimWrapper',
+                   'AUSAM_MM_CHECKPOINT_LOADER=0', 'docs/benchmarks.md', 'docs/install.md'):
+        assert needed in readme, needed
+    install = read('docs', 'install.md')
+    for needed in ('Add ausam_mm to your existing MMPose environment', 'make test-compat',
+                   'AUSAM_MM_CHECKPOINT_LOADER=0', 'tools/known_warnings.py'):
+        assert needed in install, needed
