@@ -9,7 +9,9 @@
 - :mod:`.speed`: the interleaved speed benchmark (``tools/benchmark_speed.py``);
 - :mod:`.label_noise`: the label-noise accuracy study (``tools/benchmark_accuracy.py``);
 - :mod:`.plots`: the figures (``tools/plot_results.py``, ``tools/demo.py``);
-- :mod:`.paper_configs`: the paper's models as upstream configs on local synthetic data.
+- :mod:`.paper_configs`: the paper's models as upstream configs on local synthetic data;
+- :mod:`.demo`: what ``make demo`` runs (``tools/demo.py``): the label-noise study's digits,
+  float and QAT, and the demo pose config, with tables and readings.
 
 ``import ausam_mm`` does not import this package; ``import ausam_mm.benchmark`` imports only the
 variant table (the other modules need mmpretrain, scikit-learn or matplotlib)::

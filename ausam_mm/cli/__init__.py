@@ -1,3 +1,3 @@
-"""Command lines that ``tools/`` runs and other code reuses (``tools/demo.py``, the tests):
+"""Command lines that ``tools/`` runs and other code reuses (the demo, the tests):
 ``python -m ausam_mm.cli.train`` is ``python tools/train.py``. ``import ausam_mm`` does not
 import this package."""

@@ -1,7 +1,7 @@
 """The command line of ``tools/train.py``: MMPose's ``tools/train.py`` interface plus ``--sam``,
 ``--ausam``, ``--esam`` (``ausam_mm.engine.convert``), ``--amp`` and a ``--resume`` that finds
-the newest intact checkpoint. ``tools/demo.py`` builds its runs' configs through it, so each
-run is the ``tools/train.py`` command it prints.
+the newest intact checkpoint. The demo (``ausam_mm.benchmark.demo``) builds its pose runs'
+configs through it, so each is the ``tools/train.py`` command it prints.
 
 Usage::
 
