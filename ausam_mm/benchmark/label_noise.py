@@ -313,9 +313,10 @@ def run_config(bench: str, variant: str, noise: float, seed: int, work_dir: str,
         log_level='WARNING'))
     if settings.get('qat'):
         cfg.model = dict(type='BrevitasQATModel', model=cfg.model, **settings['qat'])
-        # no weight decay on the quantizers' learned scales (docs/quant.md)
+        # the quantizers' learned scales: no weight decay, not perturbed by SAM (docs/quant.md,
+        # as configs/qat/ do)
         cfg.optim_wrapper.paramwise_cfg = dict(
-            custom_keys={'.scaling_impl.value': dict(decay_mult=0.)})
+            custom_keys={'.scaling_impl.value': dict(decay_mult=0., sam_perturb=False)})
     apply_variant(cfg, variant, rho=settings['rho'], ramp_epochs=settings['ramp_epochs'])
     return cfg
 
