@@ -13,7 +13,7 @@ The SAM step of :class:`~ausam_mm.engine.sam_optim_wrapper.SAMMixin` with two ch
   ``rho / perturb_fraction`` (ESAM's scaling).
 """
 from contextlib import contextmanager
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.dist import get_dist_info, sync_random_seed
@@ -110,14 +110,14 @@ class ESAMMixin(SAMMixin):
     # -- stochastic weight perturbation ----------------------------------------------------
 
     @contextmanager
-    def optim_context(self, model: nn.Module):
+    def _capture_context(self, model: nn.Module):
         """SAM's context; on a SAM step with ``perturb_fraction < 1`` the parameters left out
         of this step's perturbation do not require grad during the (ascent) forward."""
         left_out = self._left_out() if self.sam_active and self.perturb_fraction < 1 else []
         for p in left_out:
             p.requires_grad_(False)
         try:
-            with super().optim_context(model):
+            with super()._capture_context(model):
                 yield
         finally:
             for p in left_out:
@@ -140,20 +140,44 @@ class ESAMMixin(SAMMixin):
 
     # -- sharpness-sensitive data selection ------------------------------------------------
 
-    def _second_forward(self, forward: _Forward) -> Tuple[Any, Tensor, Tensor]:
+    def _forward_at_perturbed(self, forward: _Forward) -> Tuple[Any, Optional[Tensor]]:
+        """(the descent forward's output, each sample's loss at ``w + e``): the ranking forward
+        of the whole batch without gradients, then the descent forward of the top ``gamma``
+        (both compiled under ``torch.compile``, the ranking between them eager). ``gamma=1``:
+        SAM's forward (no ranking: None)."""
         batch = batch_size_of(forward)
-        at_w = per_sample_loss(forward.output, batch, method='ESAM')
-        keep = subset_size(self.gamma, batch)
-        self.message_hub.update_scalar('train/esam/selected', keep)
-        if keep >= batch:
-            return super()._second_forward(forward)
+        if subset_size(self.gamma, batch) >= batch:
+            return super()._forward_at_perturbed(forward), None
         with torch.no_grad():
-            at_e = per_sample_loss(forward.rerun(), batch, method='ESAM')
-        chosen = top_k_positions((at_e - at_w).detach(), keep)
+            ranking = forward.rerun()
+        args, kwargs, at_e = self._descent_inputs(forward, ranking, batch)
+        return forward.model(*args, **kwargs), at_e
+
+    @torch.compiler.disable
+    def _descent_inputs(self, forward: _Forward, ranking: Any, batch: int
+                        ) -> Tuple[tuple, dict, Tensor]:
+        """The recorded call restricted to the samples whose loss rose most, and every
+        sample's loss at ``w + e``."""
+        at_w = per_sample_loss(forward.output, batch, method='ESAM')
+        at_e = per_sample_loss(ranking, batch, method='ESAM')
+        chosen = top_k_positions((at_e - at_w).detach(), subset_size(self.gamma, batch))
         args, kwargs = take_samples(forward, chosen, batch)
-        second = forward.model(*args, **kwargs)
-        descent_loss, _ = forward.parse_losses(second)
-        return second, descent_loss, at_e.mean()
+        return args, kwargs, at_e
+
+    def _second_losses(self, forward: _Forward, second: Tuple[Any, Optional[Tensor]]
+                       ) -> Tuple[Tensor, Tensor]:
+        output, at_e = second
+        batch = batch_size_of(forward)
+        self.message_hub.update_scalar('train/esam/selected', subset_size(self.gamma, batch))
+        if at_e is None:  # gamma = 1
+            per_sample_loss(forward.output, batch, method='ESAM')  # ESAM's contract, checked
+            return super()._second_losses(forward, output)
+        descent_loss, _ = forward.parse_losses(output)
+        return descent_loss, at_e.mean()
+
+    def _compiled_second_pass(self) -> str:
+        return ('the forwards at w + e: the ranking one of the batch (no gradients) and the '
+                'descent one of the selected samples (graphs of their own)')
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -6,6 +6,11 @@ forward inside ``optim_wrapper.optim_context(model)`` and then calls
 context is open and, in ``update_params``, does the rest of the SAM step (docs/ausam.md, "The
 SAM step"): ascent backward, ``w + e``, a second forward + backward on the same inputs
 (BatchNorm running statistics frozen), ``w`` restored, then the base optimizer's clipped step.
+
+Under ``torch.compile`` (MMEngine's ``compile=True`` compiles ``train_step``) the wrapper's own
+code runs eagerly (``torch.compiler.disable``, see ``engine/eager.py``) and Dynamo compiles the
+model: the forward of ``train_step`` and the forward at ``w + e`` (:meth:`SAMMixin.
+_forward_at_perturbed`), with their backward.
 """
 import logging
 import math
@@ -27,6 +32,7 @@ from ..core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stas
     unstash_grads
 from ..core.schedule import SAMSchedule
 from .amp import DeviceAmpOptimWrapper
+from .eager import EagerContext, compiled_by_runner
 from .upgrade import upgrade_optimizer_state
 
 #: one radius for SAM and AUSAM, so that switching between them keeps it (docs/ausam.md,
@@ -38,12 +44,22 @@ SAM_GROUP_KEYS = ('rho', 'sam_perturb')
 
 
 class _Forward:
-    """The one model call seen inside ``optim_context``: the module, its inputs, its output."""
+    """The one model call seen inside ``optim_context``: the module, its inputs, its output.
+    Its two recording hooks run eagerly under ``torch.compile``: the model's forward between
+    them is what Dynamo compiles."""
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
         self.calls: List[Tuple[tuple, dict]] = []
         self.output: Any = None
+
+    @torch.compiler.disable
+    def record_inputs(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.calls.append((args, kwargs))
+
+    @torch.compiler.disable
+    def record_output(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        self.output = output
 
     def rerun(self) -> Any:
         args, kwargs = self.calls[0]
@@ -53,6 +69,20 @@ class _Forward:
     def parse_losses(self):
         module = self.model.module if is_model_wrapper(self.model) else self.model
         return module.parse_losses
+
+
+class _SAMPass:
+    """A SAM update between its ascent and its descent: the recorded forward, the loss at ``w``,
+    the moved parameters with their saved values, ``||g||`` and the open second-pass context."""
+
+    def __init__(self, forward: _Forward, loss: Tensor, saved: List[Tensor],
+                 perturbed: List[Tensor], norm: Tensor, context: ExitStack) -> None:
+        self.forward = forward
+        self.loss = loss
+        self.saved = saved
+        self.perturbed = perturbed
+        self.norm = norm
+        self.context = context
 
 
 class SAMMixin:
@@ -102,6 +132,13 @@ class SAMMixin:
         ``accumulative_counts > 1`` is supported: each micro-batch does its own two passes and
         the second-pass gradients accumulate; the perturbation of a micro-batch is computed
         from that micro-batch's gradient alone.
+
+    Note:
+        ``compile=True`` (MMEngine compiles ``train_step``): ``optim_context`` and the steps of
+        ``update_params`` run eagerly (``torch.compiler.disable``); Dynamo compiles the forward
+        of ``train_step`` and :meth:`_forward_at_perturbed`, the one method of the step that is
+        traced. A subclass keeps Python bookkeeping out of it (the eager steps call the other
+        hooks: ``_pass_loss``, ``_second_losses``, ``_after_second_pass``).
     """
 
     def __init__(self, *args, rho: float = DEFAULT_RHO, adaptive: bool = False,
@@ -137,6 +174,7 @@ class SAMMixin:
         self.optimizer_updates = 0  # every optimizer update so far, SAM and plain
         self._forward: Optional[_Forward] = None
         self._logged_phase: Optional[tuple] = None
+        self._logged_compile = False
 
     @property
     def sam_active(self) -> bool:
@@ -222,27 +260,41 @@ class SAMMixin:
 
     # -- capture ---------------------------------------------------------------------------
 
-    @contextmanager
-    def optim_context(self, model: nn.Module):
+    @torch.compiler.disable
+    def optim_context(self, model: nn.Module) -> EagerContext:
         """The base wrapper's context (autocast, accumulation), plus: no DDP sync for the ascent
-        pass of a SAM update (unless ``sync_perturbation``) and the record of the forward call."""
+        pass of a SAM update (unless ``sync_perturbation``) and the record of the forward call.
+        Entered and exited eagerly under ``torch.compile`` (:class:`EagerContext`)."""
+        if not self._logged_compile and compiled_by_runner(model):
+            self._logged_compile = True
+            print_log(self._compile_note(), logger='current', level=logging.INFO)
+        return EagerContext(self._capture_context(model))
+
+    @contextmanager
+    def _capture_context(self, model: nn.Module):
+        """What :meth:`optim_context` opens (subclasses extend this one)."""
         forward = _Forward(model)
-
-        def record_inputs(module, args, kwargs):
-            forward.calls.append((args, kwargs))
-
-        def record_output(module, args, kwargs, output):
-            forward.output = output
-
         with ExitStack() as stack:
             stack.enter_context(super().optim_context(model))
             if hasattr(model, 'no_sync') and self.sam_active and not self.sync_perturbation:
                 stack.enter_context(model.no_sync())
-            handles = [model.register_forward_pre_hook(record_inputs, with_kwargs=True),
-                       model.register_forward_hook(record_output, with_kwargs=True)]
+            handles = [model.register_forward_pre_hook(forward.record_inputs, with_kwargs=True),
+                       model.register_forward_hook(forward.record_output, with_kwargs=True)]
             stack.callback(lambda: [h.remove() for h in handles])
             yield
         self._forward = forward
+
+    def _compile_note(self) -> str:
+        """The log line that says what ``compile=True`` compiles of a SAM step."""
+        return (f'{type(self).__name__}: model.train_step is compiled (compile=True). Dynamo '
+                "compiles the model's forward at w (in train_step, with the data preprocessor) "
+                f'and {self._compiled_second_pass()}, with their backward; the SAM step around '
+                'them runs eagerly (torch.compiler.disable): the backward calls, the '
+                'perturbation and restore, the BatchNorm freeze, the optimizer step, the logging.')
+
+    def _compiled_second_pass(self) -> str:
+        return ('the forward at w + e (with BatchNorm layers a second graph: their running '
+                'statistics are frozen)')
 
     def _take_forward(self) -> _Forward:
         forward, self._forward = self._forward, None
@@ -269,46 +321,78 @@ class SAMMixin:
 
     # -- the step --------------------------------------------------------------------------
 
+    @torch.compiler.disable(recursive=False)
     def update_params(self, loss: Tensor, step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
+        """SAM update (or, between SAM updates, the base optimizer's). Under ``torch.compile``
+        this frame is skipped and the steps it calls run eagerly, except the forward at
+        ``w + e`` (:meth:`_forward_at_perturbed`), which Dynamo compiles."""
+        sam_pass = self._ascent_step(loss)
+        if sam_pass is not None:
+            try:
+                second = self._forward_at_perturbed(sam_pass.forward)
+            except BaseException:
+                self._abandon(sam_pass)
+                raise
+            self._descent_step(sam_pass, second)
+        self._finish_update(sam_pass is not None, step_kwargs, zero_kwargs)
+
+    @torch.compiler.disable
+    def _ascent_step(self, loss: Tensor) -> Optional[_SAMPass]:
+        """A SAM update: the ascent backward, ``w <- w + e``, the second-pass context opened.
+        Otherwise the base optimizer's backward, under the same non-finite rule (None)."""
         forward = self._take_forward()
         loss = self._pass_loss(forward, forward.output, loss)
-        active = self.sam_active
-        if active:
-            self._sam_backward(forward, loss)
-        else:  # between SAM updates: the base optimizer's own pass, under the same rule
+        if not self.sam_active:
             self.backward(self.scale_loss(loss))
             at_w = float(loss.detach())
             self._check_finite(0.0, at_w, at_w, scaled=False)
+            return None
+        params = [p for g in self.optimizer.param_groups for p in g['params']]
+        accumulated = stash_grads(params)  # the update gradient of earlier micro-batches
+        self.backward(self.scale_loss(loss))  # ascent pass: g
+        self._inner_count -= 1  # one update_params counts once (OptimWrapper's contract)
+        saved, perturbed, norm = self._ascend()
+        unstash_grads(params, accumulated)
+        return _SAMPass(forward, loss, saved, perturbed, norm,
+                        self._second_pass_context(forward.model))
+
+    def _forward_at_perturbed(self, forward: _Forward) -> Any:
+        """The model's forward at ``w + e``: what Dynamo compiles of the step (keep other Python
+        code out of it). Returns what :meth:`_second_losses` takes."""
+        return forward.rerun()
+
+    @torch.compiler.disable
+    def _descent_step(self, sam_pass: _SAMPass, second: Any) -> None:
+        """Add the SAM gradient of this batch to the parameters' gradients, restore ``w``."""
+        forward = sam_pass.forward
+        with sam_pass.context:
+            descent_loss, loss_at_e = self._second_losses(forward, second)
+        self.backward(self.scale_loss(descent_loss))  # descent pass: g_sam
+        restore_(sam_pass.perturbed, sam_pass.saved)
+        self._log_step(sam_pass.norm, sam_pass.loss, loss_at_e)
+        self._after_second_pass(forward, second)
+
+    @torch.compiler.disable
+    def _abandon(self, sam_pass: _SAMPass) -> None:
+        """The forward at ``w + e`` raised: close its context, put ``w`` back."""
+        sam_pass.context.close()
+        restore_(sam_pass.perturbed, sam_pass.saved)
+
+    @torch.compiler.disable
+    def _finish_update(self, active: bool, step_kwargs: Optional[Dict],
+                       zero_kwargs: Optional[Dict]) -> None:
         self.message_hub.update_scalar('train/sam/active', float(active))
         if self.should_update():
             self.step(**(step_kwargs or {}))
             self.zero_grad(**(zero_kwargs or {}))
             self.optimizer_updates += 1
 
-    def _sam_backward(self, forward: _Forward, loss: Tensor) -> None:
-        """Add the SAM gradient of this batch to the parameters' gradients."""
-        params = [p for g in self.optimizer.param_groups for p in g['params']]
-        accumulated = stash_grads(params)  # the update gradient of earlier micro-batches
-
-        self.backward(self.scale_loss(loss))  # ascent pass: g
-        self._inner_count -= 1  # one update_params counts once (OptimWrapper's contract)
-        saved, perturbed, norm = self._ascend()
-        unstash_grads(params, accumulated)
-
-        with self._second_pass_context(forward.model):
-            second, descent_loss, loss_at_e = self._second_forward(forward)
-        self.backward(self.scale_loss(descent_loss))  # descent pass: g_sam
-        restore_(perturbed, saved)
-
-        self._log_step(norm, loss, loss_at_e)
-        self._after_second_pass(forward, second)
-
-    def _second_forward(self, forward: _Forward) -> Tuple[Any, Tensor, Tensor]:
-        """The forward at ``w + e``: (its output, the loss to backward, the batch's loss)."""
-        second = forward.rerun()
+    def _second_losses(self, forward: _Forward, second: Any) -> Tuple[Tensor, Tensor]:
+        """From :meth:`_forward_at_perturbed`'s result: (the loss to backward, the batch's loss
+        at ``w + e``). Runs in the second pass's context."""
         loss_at_e = self._pass_loss(forward, second)
-        return second, loss_at_e, loss_at_e
+        return loss_at_e, loss_at_e
 
     def _pass_loss(self, forward: _Forward, losses: Any, loss: Optional[Tensor] = None
                    ) -> Tensor:
