@@ -20,8 +20,8 @@ class ToyConvNet(BaseModel):
     """conv-BN-ReLU-conv-BN-ReLU-pool-linear; per-sample cross-entropy in ``loss`` mode."""
 
     def __init__(self, num_classes: int = 4, width: int = 8, per_sample: bool = True,
-                 momentum=0.1) -> None:
-        super().__init__(data_preprocessor=dict(type='ImgDataPreprocessor'))
+                 momentum=0.1, data_preprocessor=dict(type='ImgDataPreprocessor')) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
         self.per_sample = per_sample
         self.features = nn.Sequential(
             nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width, momentum=momentum),
