@@ -161,6 +161,29 @@ def test_speed_benchmark_refuses_timed_steps_that_split_an_interval():
     assert "'sam_every_2' has interval=2, got --iters 3; use --iters 4" in proc.stderr
 
 
+def test_speed_benchmark_times_each_variant_eager_and_compiled(tmp_path):
+    # backend='eager': Dynamo traces and guards as with inductor, without generating code
+    write_class_images(str(tmp_path / 'images'), n=64)
+    cfg = small_convnet_config(str(tmp_path / 'images'), batch_size=4)
+    cfg.compile = dict(backend='eager')
+    variants = ['base', 'sam', 'ausam_0.5']
+    report = run_speed_benchmark(cfg, variants, iters=2, skip=2, rounds=1, compile=True,
+                                 work_dir=str(tmp_path / 'speed'), out=str(tmp_path / 's.json'))
+    saved = json.loads((tmp_path / 's.json').read_text())
+    assert saved['compile'] == {'backend': 'eager'} and list(saved['compile_ratios']) == variants
+    for name in variants:
+        eager, compiled = saved['results'][name], saved['compiled'][name]
+        ratios = saved['compile_ratios'][name]
+        assert ratios['cpu'] == pytest.approx(
+            compiled['samples_per_cpu_s'] / eager['samples_per_cpu_s'])
+        assert ratios['wall_turns'] == [pytest.approx(
+            compiled['samples_per_s'] / eager['samples_per_s'])]
+        # the compilation fell in the skipped iterations; compiled, a step does the same passes
+        assert ratios['graphs_compiled_while_timed'] == 0
+        assert compiled['passes_per_sample'] == eager['passes_per_sample']
+    assert 'compiled/s' in report['compile_table']
+
+
 def test_logger_hook_carries_ausam_scalars_to_the_local_vis_backend(tmp_path):
     # no visualizer configured: the Runner's default one writes vis_data/ (LocalVisBackend)
     cfg = toy_runner_cfg(tmp_path, epochs=2, default_hooks=dict(

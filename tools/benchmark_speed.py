@@ -26,9 +26,17 @@ base channels) on generated 40x40 PNG images with a real pipeline (decode, rando
 crop, flip, pack). AUSAM variants run with ``warmup_epochs=0`` (the warm-up epoch is plain SAM
 and is not what is measured).
 
+``--compile`` times every variant twice in each turn, eagerly and then with MMEngine's
+``compile=True`` (``torch.compile`` of ``train_step``; a ``compile`` dict given with
+``--cfg-options`` is used instead), each compiled run from fresh Dynamo caches with its
+compilation in the ``--skip`` iterations, and prints the compiled/eager ratios
+(``compile_ratios`` in the JSON, with the graphs compiled while timing: 0 when the warm-up
+held every compilation).
+
 Examples:
     python tools/benchmark_speed.py                                  # small net, CPU
     python tools/benchmark_speed.py CONFIG --batch-size 64 --amp --out results/speed.json
+    python tools/benchmark_speed.py --variants base sam ausam_0.5 --compile   # eager vs compiled
 """
 import argparse
 import os.path as osp
@@ -60,6 +68,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--skip', type=int, default=3, help='untimed warm-up iterations')
     parser.add_argument('--rounds', type=int, default=3, help='turns of each variant')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--compile', action='store_true',
+                        help="also time each variant with MMEngine's compile=True "
+                             '(torch.compile), reporting compiled/eager ratios')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -87,10 +98,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             base.merge_from_dict(args.cfg_options)
         report = run_speed_benchmark(base, args.variants, args.iters, args.skip, args.rounds,
                                      tmp, amp=args.amp, out=args.out,
-                                     config=args.config or SMALL_CONVNET)
+                                     config=args.config or SMALL_CONVNET, compile=args.compile)
     print(report['table'])
     if report['turn_ratios']:
         print(spread_table(report['turn_ratios']))
+    if args.compile:
+        print(report['compile_table'])
     return report
 
 

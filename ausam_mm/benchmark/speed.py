@@ -9,6 +9,10 @@ Usage::
     report = run_speed_benchmark(cfg, ['base', 'sam', 'ausam_0.5'], iters=12, skip=3,
                                  rounds=3, work_dir='/tmp/speed', out='speed.json')
     print(report['table'])
+
+With ``compile=True`` every variant is also timed with MMEngine's ``compile`` (``torch.compile``
+of ``train_step``) right after its eager turn, from fresh Dynamo caches (as a new process would
+start); ``report['compile_table']`` gives the compiled/eager ratios.
 """
 import copy
 import json
@@ -17,7 +21,7 @@ import os.path as osp
 import platform
 import statistics
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.config import Config
@@ -53,10 +57,13 @@ def timed_phase(cfg: Config, skip: int, timed: int) -> None:
 
 
 def variant_config(base: Config, name: str, work_dir: str, iters: int,
-                   amp: bool, skip: int = 0) -> Config:
+                   amp: bool, skip: int = 0, compile: Union[bool, dict, None] = None) -> Config:
     """``base`` as variant ``name`` for ``iters`` iterations, with nothing but training: no
-    evaluation, checkpoints, schedules or custom hooks; AUSAM's warm-up and ramp off."""
+    evaluation, checkpoints, schedules or custom hooks; AUSAM's warm-up and ramp off.
+    ``compile``: MMEngine's ``compile`` option of the run (None: the one of ``base``)."""
     cfg = copy.deepcopy(base)
+    if compile is not None:
+        cfg.compile = compile
     cfg.work_dir = osp.join(work_dir, name)
     cfg.experiment_name = f'bench_{name}_{time.time_ns()}'
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
@@ -127,20 +134,56 @@ def spread_table(spread: Dict[str, Dict[str, List[float]]]) -> str:
     return '\n'.join(lines)
 
 
-def summarise(settings: Dict, runs: Dict[str, List[Dict]], rounds: int) -> Dict:
-    """The report of the turns in ``runs`` (``rounds`` of them complete): ``settings`` (what
-    was asked), medians over the turns, each turn's figures and its paired ratios, the table."""
-    results = {}
-    for name, turns in runs.items():
-        results[name] = dict(
-            samples_per_s=statistics.median(t['samples_per_s'] for t in turns),
-            samples_per_s_turns=[t['samples_per_s'] for t in turns],
-            samples_per_cpu_s=statistics.median(t['samples_per_cpu_s'] for t in turns),
-            samples_per_cpu_s_turns=[t['samples_per_cpu_s'] for t in turns],
-            passes_per_sample=turns[-1]['passes_per_sample'],
-            peak_mem_mb=max((t['peak_mem_mb'] or 0) for t in turns) or None,
-            step_mem_mb=max((t['step_mem_mb'] or 0) for t in turns) or None)
+def turn_medians(turns: List[Dict]) -> Dict:
+    """One variant's figures: medians over its turns and each turn's throughput."""
     return dict(
+        samples_per_s=statistics.median(t['samples_per_s'] for t in turns),
+        samples_per_s_turns=[t['samples_per_s'] for t in turns],
+        samples_per_cpu_s=statistics.median(t['samples_per_cpu_s'] for t in turns),
+        samples_per_cpu_s_turns=[t['samples_per_cpu_s'] for t in turns],
+        passes_per_sample=turns[-1]['passes_per_sample'],
+        peak_mem_mb=max((t['peak_mem_mb'] or 0) for t in turns) or None,
+        step_mem_mb=max((t['step_mem_mb'] or 0) for t in turns) or None)
+
+
+def compile_ratios(eager: Dict[str, Dict], compiled: Dict[str, Dict]) -> Dict[str, Dict]:
+    """compiled / eager throughput of each variant timed both ways, in wall and in CPU time:
+    the ratio of the medians and each turn's ratio (the two runs of a turn ran back to back)."""
+    ratios = {}
+    for name in compiled:
+        if name not in eager:
+            continue
+        ratio = {}
+        for clock, key in (('wall', 'samples_per_s'), ('cpu', 'samples_per_cpu_s')):
+            ratio[clock] = compiled[name][key] / eager[name][key]
+            pairs = zip(compiled[name][f'{key}_turns'], eager[name][f'{key}_turns'])
+            ratio[f'{clock}_turns'] = [c / e for c, e in pairs]
+        ratio['graphs_compiled_while_timed'] = compiled[name]['graphs_compiled_while_timed']
+        ratios[name] = ratio
+    return ratios
+
+
+def compile_table(eager: Dict[str, Dict], compiled: Dict[str, Dict],
+                  ratios: Dict[str, Dict]) -> str:
+    """Eager and compiled throughput of each variant, compiled/eager (min/med/max over turns)."""
+    lines = [f"{'variant':<12} {'eager/s':>8} {'compiled/s':>10} {'wall c/e':>9} "
+             f"{'cpu c/e':>8} {'cpu c/e min/med/max':>22}"]
+    for name, r in ratios.items():
+        turns = r['cpu_turns']
+        lines.append(f"{name:<12} {eager[name]['samples_per_s']:>8.1f} "
+                     f"{compiled[name]['samples_per_s']:>10.1f} {r['wall']:>9.3f} "
+                     f"{r['cpu']:>8.3f} {min(turns):>7.3f}{statistics.median(turns):>7.3f}"
+                     f"{max(turns):>7.3f}")
+    return '\n'.join(lines)
+
+
+def summarise(settings: Dict, runs: Dict[str, List[Dict]], rounds: int,
+              compiled_runs: Optional[Dict[str, List[Dict]]] = None) -> Dict:
+    """The report of the turns in ``runs`` (``rounds`` of them complete): ``settings`` (what
+    was asked), medians over the turns, each turn's figures and its paired ratios, the table.
+    ``compiled_runs``: the same variants timed with ``compile``, reported against ``runs``."""
+    results = {name: turn_medians(turns) for name, turns in runs.items()}
+    report = dict(
         config=settings['config'], batch_size=settings['batch_size'], iters=settings['iters'],
         skip=settings['skip'], rounds=rounds, rounds_asked=settings['rounds'],
         amp=settings['amp'],
@@ -148,30 +191,55 @@ def summarise(settings: Dict, runs: Dict[str, List[Dict]], rounds: int) -> Dict:
                 else f'CPU ({platform.processor() or platform.machine()}, '
                      f'{torch.get_num_threads()} threads)'),
         torch=torch.__version__, results=results, table=ratio_table(results),
-        turn_ratios=turn_ratios(results))
+        turn_ratios=turn_ratios(results), loadavg=os.getloadavg())
+    if compiled_runs:
+        compiled = {}
+        for name, turns in compiled_runs.items():
+            compiled[name] = dict(turn_medians(turns), graphs_compiled_while_timed=sum(
+                t['graphs_compiled_while_timed'] for t in turns))
+        ratios = compile_ratios(results, compiled)
+        report.update(compile=settings['compile'], compiled=compiled, compile_ratios=ratios,
+                      compile_table=compile_table(results, compiled, ratios))
+    return report
 
 
 def run_speed_benchmark(base: Config, variants: Sequence[str], iters: int, skip: int,
                         rounds: int, work_dir: str, amp: bool = False,
-                        out: Optional[str] = None, config: Optional[str] = None) -> Dict:
+                        out: Optional[str] = None, config: Optional[str] = None,
+                        compile: bool = False) -> Dict:
     """Time every variant of ``base`` for ``rounds`` interleaved turns of ``skip`` untimed and
     ``iters`` timed iterations; the runs write to ``work_dir``. ``out`` (JSON) is rewritten
     after every variant's turn: a long run that is stopped keeps what it measured. ``config``
-    names ``base`` in the report (default: its file name)."""
+    names ``base`` in the report (default: its file name). ``compile``: each variant's turn is
+    timed eagerly and then with MMEngine's ``compile`` (``base.compile`` if set, else True),
+    the compilation falling in the ``skip`` iterations."""
     check_iters(variants, iters)
+    compile_cfg = (base.get('compile') or True) if compile else None
     settings = dict(config=config or base.filename, batch_size=base.train_dataloader.batch_size,
-                    iters=iters, skip=skip, rounds=rounds, amp=amp)
+                    iters=iters, skip=skip, rounds=rounds, amp=amp, compile=compile_cfg)
     runs: Dict[str, List[Dict]] = {name: [] for name in variants}
+    compiled_runs: Dict[str, List[Dict]] = {name: [] for name in variants} if compile else {}
+
+    def timed(turn: int, name: str, compile_option: Union[bool, dict, None]) -> Dict:
+        cfg = variant_config(base, name, work_dir, skip + iters, amp, skip=skip,
+                             compile=compile_option)
+        result = measure(cfg, skip)
+        how = '' if compile_option is None else ('compiled ' if compile_option else 'eager    ')
+        print(f'round {turn + 1}/{rounds} {name:<12} {how}'
+              f"{result['samples_per_s']:.1f} samples/s", flush=True)
+        return result
+
     for turn in range(rounds):
         for name in variants:
-            cfg = variant_config(base, name, work_dir, skip + iters, amp, skip=skip)
-            runs[name].append(measure(cfg, skip))
-            print(f'round {turn + 1}/{rounds} {name:<12} '
-                  f"{runs[name][-1]['samples_per_s']:.1f} samples/s", flush=True)
+            runs[name].append(timed(turn, name, False if compile else None))
+            if compile:
+                torch.compiler.reset()  # fresh Dynamo caches, as in a process of its own
+                compiled_runs[name].append(timed(turn, name, compile_cfg))
             # what is measured so far is kept should the run be stopped (a long CPU run of a
             # large model): the rounds done, and the variants of the round under way
             report = summarise(settings, {k: v for k, v in runs.items() if v},
-                               min(len(v) for v in runs.values()))
+                               min(len(v) for v in runs.values()),
+                               {k: v for k, v in compiled_runs.items() if v})
             if out:
                 os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
                 with open(out, 'w') as f:

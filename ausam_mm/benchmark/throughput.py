@@ -14,13 +14,16 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from torch._dynamo.utils import counters
 
 
 class ThroughputHook(Hook):
     """Times iterations after ``skip`` warm-up ones (at least ``skip_epochs`` epochs' worth),
     counts the samples forwarded in training mode (evaluation forwards are not counted) and, on
     CUDA, records the memory the run holds between timed steps (``held``: weights, optimizer
-    state and whatever else outlives a step)."""
+    state and whatever else outlives a step). Under ``compile=True`` it also counts the graphs
+    Dynamo compiles while timing (its counting hook runs eagerly: traced, it would recompile
+    the forward at every count)."""
 
     priority = 'VERY_LOW'
 
@@ -32,17 +35,19 @@ class ThroughputHook(Hook):
         self.forwarded = 0
         self.counting = False
         self.held = 0
+        self.graphs: List[int] = []  # graphs compiled so far, at each time stamp
 
     def before_train(self, runner) -> None:
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         if self.skip_epochs:
             self.skip = max(self.skip, self.skip_epochs * len(runner.train_dataloader))
+        model.register_forward_pre_hook(self.count, with_kwargs=True)
 
-        def count(module, args, kwargs):
-            if self.counting and module.training:
-                inputs = kwargs.get('inputs', args[0] if args else None)
-                self.forwarded += len(inputs)
-        model.register_forward_pre_hook(count, with_kwargs=True)
+    @torch.compiler.disable
+    def count(self, module, args, kwargs) -> None:
+        if self.counting and module.training:
+            inputs = kwargs.get('inputs', args[0] if args else None)
+            self.forwarded += len(inputs)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if self.counting and torch.cuda.is_available():
@@ -54,7 +59,13 @@ class ThroughputHook(Hook):
         if runner.iter + 1 >= self.skip:
             self.stamps.append(time.perf_counter())
             self.cpu_stamps.append(time.process_time())
+            self.graphs.append(compiled_graphs())
             self.counting = True
+
+
+def compiled_graphs() -> int:
+    """How many graphs Dynamo has compiled in this process so far."""
+    return counters['stats']['unique_graphs']
 
 
 def measure(cfg: Config, skip: int, skip_epochs: int = 0, hooks: Sequence[Hook] = ()) -> Dict:
@@ -83,5 +94,6 @@ def measure(cfg: Config, skip: int, skip_epochs: int = 0, hooks: Sequence[Hook] 
     return dict(samples_per_s=batch * iters / seconds,
                 samples_per_cpu_s=batch * iters / cpu_seconds,
                 passes_per_sample=hook.forwarded / (batch * iters),
+                graphs_compiled_while_timed=hook.graphs[-1] - hook.graphs[0],
                 peak_mem_mb=(peak - before) / 2 ** 20 if cuda else None,
                 step_mem_mb=(peak - hook.held) / 2 ** 20 if cuda else None)
