@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
@@ -71,18 +72,17 @@ class _Forward:
         return module.parse_losses
 
 
+@dataclass
 class _SAMPass:
     """A SAM update between its ascent and its descent: the recorded forward, the loss at ``w``,
     the moved parameters with their saved values, ``||g||`` and the open second-pass context."""
 
-    def __init__(self, forward: _Forward, loss: Tensor, saved: List[Tensor],
-                 perturbed: List[Tensor], norm: Tensor, context: ExitStack) -> None:
-        self.forward = forward
-        self.loss = loss
-        self.saved = saved
-        self.perturbed = perturbed
-        self.norm = norm
-        self.context = context
+    forward: _Forward
+    loss: Tensor
+    saved: List[Tensor]
+    perturbed: List[Tensor]
+    norm: Tensor
+    context: ExitStack
 
 
 class SAMMixin:
