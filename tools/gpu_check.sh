@@ -103,6 +103,19 @@ bench() {  # name config batch
 bench cifar_resnet18 "$work/cfg/cifar_resnet18_synthetic.py" "$CIFAR_BS"
 bench simcc_res50_mpii256 "$work/cfg/simcc_res50_mpii_synthetic.py" "$SIMCC_BS"
 
+# -- torch.compile: eager vs compiled, CIFAR ResNet-18 ------------------------------------------
+# Each variant eagerly and then with MMEngine's compile=True (torch.compile of train_step,
+# inductor) in the same turns; compiled/eager ratios in compile_ratios of the JSON
+# (docs/benchmarks.md, "torch.compile"). COMPILE_ROUNDS turns (default 1); at least 3 untimed
+# iterations, where the compilation falls.
+step "benchmark_speed cifar_resnet18 eager vs compiled (batch $CIFAR_BS, $TAG, variants: $VARIANTS)"
+# shellcheck disable=SC2086
+run "$PY" tools/benchmark_speed.py "$OUT/cfg/cifar_resnet18_synthetic.py" \
+  --batch-size "$CIFAR_BS" --iters "$ITERS" --skip "$(( SKIP > 3 ? SKIP : 3 ))" \
+  --rounds "${COMPILE_ROUNDS:-1}" --variants $VARIANTS --compile "${PRECISION[@]}" \
+  --out "$OUT/speed_cifar_resnet18_bs${CIFAR_BS}_${TAG}_compile.json" \
+  --cfg-options ${PRECISION:+optim_wrapper.dtype=bfloat16} randomness.seed=0
+
 step "pytest -m gpu"
 run "${limit[@]}" "$PY" -m pytest -q -m gpu tests -p no:cacheprovider \
   --junitxml="$OUT/pytest_gpu.xml"
