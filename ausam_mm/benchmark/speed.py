@@ -24,6 +24,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+import torch._dynamo
 from mmengine.config import Config
 
 from ..engine.convert import to_amp
@@ -233,7 +234,7 @@ def run_speed_benchmark(base: Config, variants: Sequence[str], iters: int, skip:
         for name in variants:
             runs[name].append(timed(turn, name, False if compile else None))
             if compile:
-                torch.compiler.reset()  # fresh Dynamo caches, as in a process of its own
+                torch._dynamo.reset()  # fresh Dynamo caches, as in a process of its own
                 compiled_runs[name].append(timed(turn, name, compile_cfg))
             # what is measured so far is kept should the run be stopped (a long CPU run of a
             # large model): the rounds done, and the variants of the round under way
