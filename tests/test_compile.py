@@ -5,9 +5,8 @@ and compiles a fixed few graphs (the first iterations, a new batch size), not on
 The model is tests/toy.py's conv net (BatchNorm: the second pass freezes its statistics) with
 mmpretrain's ``ClsDataPreprocessor``, which casts the inputs only. MMEngine's own
 ``ImgDataPreprocessor`` deep-copies every sample's metainfo inside the compiled ``train_step``,
-and Dynamo recompiles it for each new per-sample value (AUSAM's ``dataset_index`` here, image ids
-and paths in MMPose) whatever the optimizer, until its recompile limit: docs/benchmarks.md,
-"torch.compile".
+and Dynamo compiles it again for each new value it copies (AUSAM's ``dataset_index``), with the
+base optimizer as well, until its recompile limit: docs/benchmarks.md, "torch.compile".
 """
 import pytest
 import torch
