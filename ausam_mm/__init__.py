@@ -5,7 +5,8 @@ into MMEngine's root registries, so the names resolve under any ``default_scope`
 
 - ``SAMOptimWrapper``, ``AmpSAMOptimWrapper``, ``AUSAMOptimWrapper``,
   ``AmpAUSAMOptimWrapper`` (OPTIM_WRAPPERS)
-- ``AUSAMBatchSampler`` (DATA_SAMPLERS), ``AUSAMHook`` (HOOKS), ``IndexedDataset`` (DATASETS)
+- ``AUSAMBatchSampler`` (DATA_SAMPLERS), ``AUSAMHook``, ``EpochSeedHook`` and
+  ``CompileForwardHook`` (HOOKS), ``IndexedDataset`` (DATASETS)
 - the adapters of the frameworks that are installed: MMPose per-sample losses
   (``ausam_mm.pose``), mmpretrain (``ausam_mm.cls``), Brevitas QAT (``ausam_mm.quant``).
 

@@ -10,12 +10,9 @@ base optimizer as well, until its recompile limit: docs/benchmarks.md, "torch.co
 """
 import pytest
 import torch
-from mmengine.hooks import Hook
 
-from conftest import log_of, toy_runner_cfg, train, weights
+from conftest import GraphCount, log_of, needs_compile, toy_runner_cfg, train, weights
 from toy import ToyConvNet  # noqa: F401  (registers)
-
-counters = pytest.importorskip('torch._dynamo.utils').counters
 
 #: wrapper -> (epochs, extra options): AUSAM's first epoch is its full-batch warm-up, so its
 #: subsets (half a batch, a quarter for the last, partial batch) come in epochs 2 and 3
@@ -24,16 +21,6 @@ CASES = {'SAMOptimWrapper': (2, {}),
          'ESAMOptimWrapper': (2, dict(gamma=0.5))}
 #: 36 samples in batches of 8: 5 iterations an epoch, the last one of 4 samples
 SAMPLES, BATCH, ITERS_PER_EPOCH = 36, 8, 5
-
-
-class GraphCount(Hook):
-    """After every iteration: the number of graphs Dynamo has compiled so far."""
-
-    def __init__(self) -> None:
-        self.graphs = []
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self.graphs.append(counters['stats']['unique_graphs'])
 
 
 def compile_cfg(tmp_path, optim, compiled):
@@ -48,17 +35,7 @@ def compile_cfg(tmp_path, optim, compiled):
     return cfg
 
 
-@pytest.fixture
-def fresh_dynamo():
-    """Dynamo's caches and counters empty before and after (other tests compile the same
-    model code)."""
-    torch._dynamo.reset()
-    counters.clear()
-    yield
-    torch._dynamo.reset()
-    counters.clear()
-
-
+@needs_compile
 @pytest.mark.parametrize('optim', list(CASES))
 def test_compiled_run_ends_as_the_eager_one_without_recompiling_every_step(
         tmp_path, optim, fresh_dynamo):
@@ -70,8 +47,7 @@ def test_compiled_run_ends_as_the_eager_one_without_recompiling_every_step(
     # trains like the eager run: BatchNorm buffers included, within float tolerance
     torch.testing.assert_close(weights(runner), eager, rtol=1e-4, atol=1e-5)
 
-    graphs = count.graphs
-    compiling = [i for i, n in enumerate(graphs) if n > (graphs[i - 1] if i else 0)]
+    graphs, compiling = count.graphs, count.compiling_iterations()
     # a few iterations compile (the first, the first of a new batch size), then none: a
     # recompile every step would compile in every iteration up to Dynamo's recompile limit
     assert len(compiling) <= 4, f'graphs after each iteration: {graphs}'

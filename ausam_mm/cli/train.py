@@ -1,6 +1,7 @@
 """The command line of ``tools/train.py``: MMPose's ``tools/train.py`` interface plus ``--sam``,
-``--ausam``, ``--esam`` (``ausam_mm.engine.convert``), ``--amp`` and a ``--resume`` that finds
-the newest intact checkpoint. The demo (``ausam_mm.benchmark.demo``) builds its pose runs'
+``--ausam``, ``--esam`` (``ausam_mm.engine.convert``), ``--amp``, a ``--resume`` that finds
+the newest intact checkpoint, and MMEngine's ``compile`` option run as ``CompileForwardHook``
+(the model's forward compiled). The demo (``ausam_mm.benchmark.demo``) builds its pose runs'
 configs through it, so each is the ``tools/train.py`` command it prints.
 
 Usage::
@@ -22,7 +23,8 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from ..engine.checkpoint import find_resume_checkpoint
-from ..engine.convert import add_epoch_seed_hook, to_amp, to_ausam, to_esam, to_sam
+from ..engine.convert import add_epoch_seed_hook, to_amp, to_ausam, to_compile_forward, to_esam, \
+    to_sam
 from ..engine.cpu_dist import init_cpu_dist
 
 #: the notes of ``--resume`` without a path: each says where the run resumes from another file
@@ -96,7 +98,7 @@ def merge_args(cfg: Config, args) -> list:
         changes += to_amp(cfg)
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    return changes
+    return changes + to_compile_forward(cfg)
 
 
 def config_file(path: str) -> str:

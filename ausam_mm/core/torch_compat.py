@@ -14,6 +14,15 @@ from torch import nn
 GRAD_SCALER_TORCH = '2.3'
 #: The first torch whose ``torch.onnx.export`` takes ``dynamo=True`` (the torch.export exporter).
 DYNAMO_ONNX_TORCH = '2.5'
+#: The first torch whose Dynamo ``CompileForwardHook`` accepts: torch 2.1.2 has
+#: ``nn.Module.compile``, but its guards fail on mmcv's ``ConvTranspose2d`` in MMPose's heads
+#: ("super(type, obj): obj must be an instance or subtype of type").
+COMPILE_FORWARD_TORCH = '2.2'
+
+
+def compiles_forward() -> bool:
+    """Whether this torch is one ``CompileForwardHook`` compiles with (>= 2.2)."""
+    return hasattr(nn.Module, 'compile') and torch.__version__ >= COMPILE_FORWARD_TORCH
 
 
 def has_dynamo_onnx_export() -> bool:

@@ -18,6 +18,9 @@ per-sample losses only. ``to_sam`` and ``to_esam`` on an AUSAM config take the s
 hook and the dataset wrapper out again (full batches; per-sample losses are averaged by MMEngine as
 before). ``custom_imports`` gains ``ausam_mm``, so the dumped config reruns as is. Converting
 twice is the same as converting once.
+
+``to_compile_forward`` turns MMEngine's ``compile`` option into ``CompileForwardHook`` (the
+model's forward compiled, the data preprocessor and the optimizer step eager).
 """
 import inspect
 from typing import Any, Dict, List
@@ -110,6 +113,34 @@ def add_epoch_seed_hook(cfg: Config) -> List[str]:
     cfg.custom_hooks = hooks + [dict(type='EpochSeedHook')]
     return ["custom_hooks += [dict(type='EpochSeedHook')] (resume-exact random draws)"] + \
         _add_import(cfg)
+
+
+def to_compile_forward(cfg: Config) -> List[str]:
+    """MMEngine's ``compile`` (the Runner compiles ``model.train_step``, data preprocessor and
+    optimizer step included) becomes ``CompileForwardHook`` with the same ``torch.compile``
+    options (the model's forward compiled; the data preprocessor and the optimizer wrapper's
+    step eager). ``tools/train.py`` calls it on every config: ``compile=True`` then trains
+    MMPose models, whose data preprocessor Dynamo cannot trace, and AUSAM runs (their
+    per-sample ``dataset_index`` recompiles MMEngine's ``ImgDataPreprocessor``). A hook
+    already in ``custom_hooks`` takes the options. ``compile=False`` (or unset): nothing."""
+    option = cfg.get('compile')
+    if option is None or option is False:
+        return []
+    if option is not True and not isinstance(option, dict):
+        raise TypeError(f"'compile' must be True, False or a dict of torch.compile options, got "
+                        f'{option!r}')
+    options = {} if option is True else dict(option)
+    cfg.pop('compile')
+    hooks = list(cfg.get('custom_hooks') or [])
+    hook = next((h for h in hooks if h.get('type') == 'CompileForwardHook'), None)
+    if hook is None:
+        hook = dict(type='CompileForwardHook')
+        hooks.append(hook)
+    hook.update(options)
+    cfg.custom_hooks = hooks
+    return [f'compile={option!r} -> custom_hooks: {_short(hook)} (torch.compile of the '
+            "model's forward; the data preprocessor and the optimizer wrapper's step run "
+            'eagerly)'] + _add_import(cfg)
 
 
 def _check_options(options: Dict, valid: set, flag: str) -> None:
