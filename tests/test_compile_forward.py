@@ -2,7 +2,7 @@
 compiles the model's forward only (``nn.Module.compile``); the data preprocessor, which
 MMEngine's ``compile=True`` traces and Dynamo cannot (MMPose's numpy metainfo), and the
 optimizer wrapper's step run eagerly. The demo pose model trains through the tool's code path
-with the base optimizer, SAM and AUSAM, ends where the eager run ends and compiles a fixed few
+with the base optimizer, SAM, AUSAM and ESAM, ends where the eager run ends and compiles a fixed few
 graphs; the settings that cannot work are refused.
 """
 import os.path as osp
@@ -20,7 +20,8 @@ from conftest import DATA, GraphCount, log_of, needs_compile, toy_runner_cfg, tr
 
 DEMO = osp.join(osp.dirname(__file__), '..', 'configs', 'demo', 'tiny_pose_coco.py')
 #: flag -> epochs: AUSAM's first epoch is its full-batch warm-up, its subsets come after
-CASES = {'base': ([], 2), 'sam': (['--sam'], 2), 'ausam': (['--ausam', 'ratio=0.5'], 3)}
+CASES = {'base': ([], 2), 'sam': (['--sam'], 2), 'ausam': (['--ausam', 'ratio=0.5'], 3),
+         'esam': (['--esam', 'gamma=0.5'], 2)}
 #: the demo's 12 COCO instances in batches of 4
 ITERS_PER_EPOCH = 3
 
@@ -55,7 +56,8 @@ def test_pose_model_with_compile_trains_as_eager_and_stops_compiling(
 
     graphs = count.graphs
     # the first iterations compile (the train forward, the SAM forward at w + e with its
-    # BatchNorm freeze, AUSAM's first subset, MMPose's numpy accuracy after graph breaks),
+    # BatchNorm freeze, AUSAM's first subset, ESAM's ranking and descent forwards, MMPose's
+    # numpy accuracy after graph breaks),
     # then none: the last epoch compiled nothing
     assert graphs[0] > 0
     assert len(count.compiling_iterations()) <= 4, f'graphs after each iteration: {graphs}'
