@@ -6,7 +6,8 @@ The model is tests/toy.py's conv net (BatchNorm: the second pass freezes its sta
 mmpretrain's ``ClsDataPreprocessor``, which casts the inputs only. MMEngine's own
 ``ImgDataPreprocessor`` deep-copies every sample's metainfo inside the compiled ``train_step``,
 and Dynamo compiles it again for each new value it copies (AUSAM's ``dataset_index``), with the
-base optimizer as well, until its recompile limit: docs/benchmarks.md, "torch.compile".
+base optimizer as well, until its recompile limit: docs/benchmarks.md, "torch.compile". MMPose
+models compile their forward only (``CompileForwardHook``): tests/test_compile_forward.py.
 """
 import pytest
 import torch
