@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import toy  # noqa: F401  (registers ToyConvNet, ToyImageDataset)
-from conftest import toy_runner_cfg
+from conftest import needs_compile, toy_runner_cfg
 
 pytest.importorskip('sklearn', reason='the accuracy benchmark needs scikit-learn (.[bench])')
 from ausam_mm.benchmark import label_noise, plots  # noqa: E402
@@ -161,6 +161,7 @@ def test_speed_benchmark_refuses_timed_steps_that_split_an_interval():
     assert "'sam_every_2' has interval=2, got --iters 3; use --iters 4" in proc.stderr
 
 
+@needs_compile
 def test_speed_benchmark_times_each_variant_eager_and_compiled(tmp_path):
     # backend='eager': Dynamo traces and guards as with inductor, without generating code
     write_class_images(str(tmp_path / 'images'), n=64)
