@@ -3,15 +3,15 @@
 MMEngine's ``compile`` option (``Runner._maybe_compile``) compiles ``model.train_step``, so
 Dynamo also traces the data preprocessor and the optimizer wrapper's step. MMEngine's
 ``ImgDataPreprocessor`` (MMPose's ``PoseDataPreprocessor``, mmdet's, ...) deep-copies every
-sample's metainfo there: MMPose's numpy metainfo stops Dynamo ("Dynamo failed to run FX node
-with fake tensors ... '__deepcopy__' ... 'ndarray'", base optimizer included), and per-sample
-values such as AUSAM's ``dataset_index`` make it compile the preprocessor again for each new
-value. This hook compiles the model's forward instead (``nn.Module.compile``; torch >= 2.2):
-every call of the model runs compiled (the train forward, the SAM wrappers' forward at
-``w + e``, validation), while the data preprocessor, the loss bookkeeping of ``train_step``
-and the optimizer wrapper's step run eagerly. It works with any launcher and any
-``tools/train.py`` (MMPose's too): the config names it. ``tools/train.py`` of this project
-turns ``compile`` (``--cfg-options compile=True``) into it.
+sample's metainfo there: on torch 2.14.1 MMPose's numpy metainfo stops Dynamo ("Dynamo
+failed to run FX node with fake tensors ... '__deepcopy__' ... 'ndarray'", base optimizer
+included), and per-sample values such as AUSAM's ``dataset_index`` make it compile the
+preprocessor again for each new value. This hook compiles the model's forward instead
+(``nn.Module.compile``; torch >= 2.2): every call of the model runs compiled (the train
+forward, the SAM wrappers' forward at ``w + e``, validation), while the data preprocessor, the
+loss bookkeeping of ``train_step`` and the optimizer wrapper's step run eagerly. It works
+with any launcher and any ``tools/train.py`` (MMPose's too): the config names it.
+``tools/train.py`` of this project turns ``compile`` (``--cfg-options compile=True``) into it.
 
 Examples:
     >>> custom_hooks = [dict(type='CompileForwardHook')]   # torch.compile's defaults
