@@ -10,10 +10,12 @@
 #      tests/data/mpii repeated (RepeatDataset), no pretrained weights;
 #      both bf16 (--amp, optim_wrapper.dtype=bfloat16), each variant's throughput and peak
 #      memory (tools/benchmark_speed.py);
-#   3. pytest -m gpu (tests/test_gpu.py: the fp16 loss-scaler path on CUDA).
-# Everything lands in $OUT_DIR (default results/gpu_<date>), 7 files (the lent machine returns
-# at most 8): speed_*.json, pytest_gpu.xml, env.txt (versions, pip list), cfg/ (the 2 configs)
-# and gpu_check.log (everything printed, each step's duration at the end). A failing step does
+#   3. pytest -m gpu (tests/test_gpu.py: the fp16 loss-scaler path on CUDA);
+#   4. the CIFAR benchmark again, each of COMPILE_VARIANTS eagerly and with compile=True (last:
+#      the longest and the one to lose should the call run out of time).
+# Everything lands in $OUT_DIR (default results/gpu_<date>), 8 files (the lent machine returns
+# at most 8): 3 speed_*.json, pytest_gpu.xml, env.txt (versions, pip list), cfg/ (the 2
+# configs) and gpu_check.log (everything printed, each step's duration at the end). A failing step does
 # not stop the others; the exit status is the number of failed steps (99: the kit did not install,
 # nothing else ran).
 #
@@ -22,7 +24,8 @@
 #                                                   KIT: python3, the machine's)
 #   KIT       the device kit to install first; KIT_SITE where (default /tmp/ausam_kit_site)
 #   VARIANTS  benchmark variants (default "base sam ausam_0.5 random_0.5 sam_every_2 esam_0.5")
-#   LIMIT     seconds each benchmark and the tests may run (default 150, with DRY_RUN none): a
+#   COMPILE_VARIANTS  those timed eager vs compiled (default "base sam ausam_0.5": each compiles)
+#   LIMIT     seconds each benchmark and the tests may run (default 120, with DRY_RUN none): a
 #             stopped benchmark keeps the turns it finished, the steps after it still run
 #   ITERS, SKIP, ROUNDS  timed / warm-up iterations per turn, turns (default 30, 5, 2)
 #   WORKERS   dataloader workers (default: CPU cores - 2, at most 14)
@@ -40,6 +43,7 @@ KIT=${KIT:-}
 PY=${PY:-$([ -n "$KIT" ] && echo python3 || echo .venv/bin/python)}
 OUT=${OUT_DIR:-results/gpu_$(date +%Y%m%d_%H%M%S)}
 VARIANTS=${VARIANTS:-base sam ausam_0.5 random_0.5 sam_every_2 esam_0.5}
+COMPILE_VARIANTS=${COMPILE_VARIANTS:-base sam ausam_0.5}
 cores=$(nproc)
 WORKERS=${WORKERS:-$(( cores > 16 ? 14 : (cores > 3 ? cores - 2 : 1) ))}
 if [ "${DRY_RUN:-0}" = 1 ]; then
@@ -47,7 +51,7 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
   PRECISION=(); TAG=fp32_dry; WORKERS=${WORKERS_DRY:-0}; LIMIT=${LIMIT:-0}
 else
   CIFAR_BS=256; SIMCC_BS=64; ITERS=${ITERS:-30}; SKIP=${SKIP:-5}; ROUNDS=${ROUNDS:-2}
-  PRECISION=(--amp); TAG=bf16; LIMIT=${LIMIT:-150}
+  PRECISION=(--amp); TAG=bf16; LIMIT=${LIMIT:-120}
 fi
 mkdir -p "$OUT/cfg"
 exec > >(tee -a "$OUT/gpu_check.log") 2>&1
@@ -103,22 +107,23 @@ bench() {  # name config batch
 bench cifar_resnet18 "$work/cfg/cifar_resnet18_synthetic.py" "$CIFAR_BS"
 bench simcc_res50_mpii256 "$work/cfg/simcc_res50_mpii_synthetic.py" "$SIMCC_BS"
 
+step "pytest -m gpu"
+run "${limit[@]}" "$PY" -m pytest -q -m gpu tests -p no:cacheprovider \
+  --junitxml="$OUT/pytest_gpu.xml"
+
 # -- torch.compile: eager vs compiled, CIFAR ResNet-18 ------------------------------------------
 # Each variant eagerly and then with MMEngine's compile=True (torch.compile of train_step,
 # inductor) in the same turns; compiled/eager ratios in compile_ratios of the JSON
 # (docs/benchmarks.md, "torch.compile"). COMPILE_ROUNDS turns (default 1); at least 3 untimed
 # iterations, where the compilation falls.
-step "benchmark_speed cifar_resnet18 eager vs compiled (batch $CIFAR_BS, $TAG, variants: $VARIANTS)"
+step "benchmark_speed cifar_resnet18 eager vs compiled (batch $CIFAR_BS, $TAG, variants: \
+$COMPILE_VARIANTS)"
 # shellcheck disable=SC2086
-run "$PY" tools/benchmark_speed.py "$OUT/cfg/cifar_resnet18_synthetic.py" \
+run "${limit[@]}" "$PY" tools/benchmark_speed.py "$OUT/cfg/cifar_resnet18_synthetic.py" \
   --batch-size "$CIFAR_BS" --iters "$ITERS" --skip "$(( SKIP > 3 ? SKIP : 3 ))" \
-  --rounds "${COMPILE_ROUNDS:-1}" --variants $VARIANTS --compile "${PRECISION[@]}" \
+  --rounds "${COMPILE_ROUNDS:-1}" --variants $COMPILE_VARIANTS --compile "${PRECISION[@]}" \
   --out "$OUT/speed_cifar_resnet18_bs${CIFAR_BS}_${TAG}_compile.json" \
   --cfg-options ${PRECISION:+optim_wrapper.dtype=bfloat16} randomness.seed=0
-
-step "pytest -m gpu"
-run "${limit[@]}" "$PY" -m pytest -q -m gpu tests -p no:cacheprovider \
-  --junitxml="$OUT/pytest_gpu.xml"
 
 step ""
 echo; echo "[gpu_check] step durations (total $SECONDS s):"; printf '  %s\n' "${took[@]}"
