@@ -56,3 +56,15 @@ def silence() -> None:
     # tools compile nothing.
     logging.getLogger('torch.utils.cpp_extension').addFilter(
         _DropMessage('No CUDA runtime is found'))
+
+    # On torch < 2.2 (the compat end, 2.1.2) Brevitas warns through torch on import and on
+    # use: brevitas/graph/base.py calls torch.overrides.get_testing_overrides(), which reads
+    # torch.has_cuda, has_cudnn, has_mps and has_mkldnn, deprecated attributes in torch 2.1; and
+    # brevitas/utils/torch_utils.py names the dimensions of quantized tensors (Tensor.rename),
+    # which torch 2.1 calls an experimental feature (names are dropped on torch >= 2.13).
+    # Neither changes what is computed. (torch 2.1's cpp_extension prints its "No CUDA runtime
+    # is found" line with print(), which no filter reaches; later torch logs it, see above.)
+    warnings.filterwarnings('ignore', message=r"'has_(cuda|cudnn|mps|mkldnn)' is deprecated",
+                            category=UserWarning, module=r'torch\.overrides')
+    warnings.filterwarnings('ignore', message='Named tensors and all their associated APIs',
+                            category=UserWarning)
