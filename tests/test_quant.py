@@ -22,7 +22,7 @@ from torch import nn
 from ausam_mm.core.torch_compat import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_sam
-from ausam_mm.quant import quant_parameters, quantize_model
+from ausam_mm.quant import SCALES_KEY, quant_parameters, quantize_model
 from conftest import assert_resumed, train, weights
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -176,9 +176,9 @@ def test_mmcv_wrapper_layers_are_quantized_and_nothing_is_skipped_silently(tmp_p
 
 @pytest.mark.parametrize('perturb', [False, True])
 def test_sam_perturbs_quantizer_scales_only_when_asked(perturb):
-    """The param-group key ``sam_perturb`` set on the scales by ``custom_keys`` (as the QAT
-    configs do): watch the values the 2nd (perturbed) forward really uses, with a forward
-    pre-hook."""
+    """The param-group key ``sam_perturb`` set on the scales by ``custom_keys`` under
+    ``SCALES_KEY`` (as the QAT configs and the label-noise study do): watch the values the 2nd
+    (perturbed) forward really uses, with a forward pre-hook."""
     torch.manual_seed(0)
     model = tiny_classifier(collect_stats_steps=1)
     warm_up(model, steps=2)
@@ -190,7 +190,7 @@ def test_sam_perturbs_quantizer_scales_only_when_asked(perturb):
         [m.weight.detach().clone()] + [p.detach().clone() for p in scales.values()]))
     wrapper = build_optim_wrapper(model, dict(
         type='SAMOptimWrapper', rho=0.5, optimizer=dict(type='SGD', lr=0.1),
-        paramwise_cfg=dict(custom_keys={'.scaling_impl.value': dict(sam_perturb=perturb)})))
+        paramwise_cfg=dict(custom_keys={SCALES_KEY: dict(sam_perturb=perturb)})))
     model.train_step(batch(seed=5), wrapper)
     (w1, *s1), (w2, *s2) = seen
     assert not torch.equal(w1, w2)  # the weights were perturbed in the second pass

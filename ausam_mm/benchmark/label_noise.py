@@ -312,11 +312,12 @@ def run_config(bench: str, variant: str, noise: float, seed: int, work_dir: str,
         randomness=dict(seed=seed),
         log_level='WARNING'))
     if settings.get('qat'):
+        from ..quant import SCALES_KEY
         cfg.model = dict(type='BrevitasQATModel', model=cfg.model, **settings['qat'])
         # the quantizers' learned scales: no weight decay, not perturbed by SAM (docs/quant.md,
         # as configs/qat/ do)
         cfg.optim_wrapper.paramwise_cfg = dict(
-            custom_keys={'.scaling_impl.value': dict(decay_mult=0., sam_perturb=False)})
+            custom_keys={SCALES_KEY: dict(decay_mult=0., sam_perturb=False)})
     apply_variant(cfg, variant, rho=settings['rho'], ramp_epochs=settings['ramp_epochs'])
     return cfg
 

@@ -10,7 +10,8 @@ Importing this package registers ``BrevitasQATModel``; Brevitas itself is import
 """
 from importlib import import_module
 
-from .qat_model import BrevitasQATModel, KeepQuantizersOnLoad, build_qat_model, quantize_model
+from .qat_model import SCALES_KEY, BrevitasQATModel, KeepQuantizersOnLoad, build_qat_model, \
+    quantize_model
 
 _LAZY = {
     'LayerPlan': 'layerwise', 'plan_layers': 'layerwise', 'quantize_layers_': 'layerwise',
@@ -26,4 +27,4 @@ def __getattr__(name: str):
 
 
 __all__ = ['BrevitasQATModel', 'build_qat_model', 'quantize_model', 'KeepQuantizersOnLoad',
-           *_LAZY]
+           'SCALES_KEY', *_LAZY]

@@ -22,6 +22,11 @@ from ..core.torch_compat import register_load_state_dict_pre_hook
 
 # Brevitas (seconds to import) is imported when a model is quantized, not by `import ausam_mm`.
 
+#: the ``paramwise_cfg.custom_keys`` key that matches the quantizers' learned scales (their
+#: parameters are named ``...scaling_impl.value``): the line that keeps SAM off them is
+#: ``custom_keys={SCALES_KEY: dict(sam_perturb=False)}``
+SCALES_KEY = '.scaling_impl.value'
+
 
 class KeepQuantizersOnLoad:
     """Load a state dict into the quantizers' existing parameters, not into new ones.
@@ -122,7 +127,7 @@ def build_qat_model(model: Union[dict, ConfigDict], weight_bit_width: int = 4,
             "perturbs the quantizers' learned parameters is the optimizer's param-group key "
             '`sam_perturb` since ausam_mm 0.2 (default True: perturbed). Remove the option; to '
             "leave the quantizers' scales unperturbed, write\n    optim_wrapper = dict("
-            "paramwise_cfg=dict(custom_keys={'.scaling_impl.value': dict(sam_perturb=False)}))")
+            f"paramwise_cfg=dict(custom_keys={{{SCALES_KEY!r}: dict(sam_perturb=False)}}))")
     model = dict(model)
     if data_preprocessor is not None:
         model.setdefault('data_preprocessor', data_preprocessor)
