@@ -4,7 +4,8 @@
 # (requirements/lock-torch2.1.txt: torch 2.1.2, mmcv 2.1.0 with ops, numpy 1.x).
 PY := .venv/bin/python
 STAMP := .venv/.installed
-INSTALL_INPUTS := tools/install.sh requirements/lock.txt setup.cfg pyproject.toml
+INSTALL_INPUTS := tools/install.sh tools/sdist_patches.sh requirements/lock.txt setup.cfg \
+    pyproject.toml
 COMPAT_LOCK := requirements/lock-torch2.1.txt
 COMPAT_VENV := .venv-torch2.1
 COMPAT_STAMP := $(COMPAT_VENV)/.installed
@@ -27,7 +28,7 @@ test: $(STAMP)
 	$(PY) -m flake8 ausam_mm tools tests
 	$(PY) -m pytest -q
 
-$(COMPAT_STAMP): tools/install.sh $(COMPAT_LOCK) setup.cfg pyproject.toml
+$(COMPAT_STAMP): tools/install.sh tools/sdist_patches.sh $(COMPAT_LOCK) setup.cfg pyproject.toml
 	LOCK=$(COMPAT_LOCK) VENV=$(COMPAT_VENV) bash tools/install.sh
 	touch $(COMPAT_STAMP)
 
