@@ -21,8 +21,9 @@ COMPILE_FORWARD_TORCH = '2.2'
 
 
 def compiles_forward() -> bool:
-    """Whether this torch is one ``CompileForwardHook`` compiles with (>= 2.2)."""
-    return hasattr(nn.Module, 'compile') and torch.__version__ >= COMPILE_FORWARD_TORCH
+    """Whether this torch is one ``CompileForwardHook`` compiles with (>= 2.2; ``torch.__version__``
+    is a ``TorchVersion``, which compares as a version, not as a string)."""
+    return torch.__version__ >= COMPILE_FORWARD_TORCH
 
 
 def has_dynamo_onnx_export() -> bool:
