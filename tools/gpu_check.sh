@@ -119,7 +119,7 @@ run "${limit[@]}" "$PY" -m pytest -q -m gpu tests -p no:cacheprovider \
 step "benchmark_speed cifar_resnet18 eager vs compiled (batch $CIFAR_BS, $TAG, variants: \
 $COMPILE_VARIANTS)"
 # shellcheck disable=SC2086
-run "${limit[@]}" "$PY" tools/benchmark_speed.py "$OUT/cfg/cifar_resnet18_synthetic.py" \
+run "${limit[@]}" "$PY" tools/benchmark_speed.py "$work/cfg/cifar_resnet18_synthetic.py" \
   --batch-size "$CIFAR_BS" --iters "$ITERS" --skip "$(( SKIP > 3 ? SKIP : 3 ))" \
   --rounds "${COMPILE_ROUNDS:-1}" --variants $COMPILE_VARIANTS --compile "${PRECISION[@]}" \
   --out "$OUT/speed_cifar_resnet18_bs${CIFAR_BS}_${TAG}_compile.json" \
