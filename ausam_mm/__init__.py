@@ -11,7 +11,7 @@ into MMEngine's root registries, so the names resolve under any ``default_scope`
   (``ausam_mm.pose``), mmpretrain (``ausam_mm.cls``), Brevitas QAT (``ausam_mm.quant``).
 
 One more thing changes for the whole process: MMEngine's loader of local checkpoint files is
-replaced by an allow-list loader (``ausam_mm.engine.checkpoint``: no file runs code, and
+replaced by an allow-list loader (``ausam_mm.compat.checkpoint``: no file runs code, and
 MMEngine's checkpoints resume on torch >= 2.6). ``AUSAM_MM_CHECKPOINT_LOADER=0`` in the
 environment before the import keeps MMEngine's own loader.
 """

@@ -12,13 +12,19 @@ from mmengine.dataset import DefaultSampler
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub
 
-sys.path.insert(0, os.path.dirname(__file__))  # tests/toy.py and friends
-# albumentations (imported by MMPose's transforms) asks PyPI for a newer version at import, in
-# every process: no network calls from the test suite (the train-tool subprocesses inherit it)
-os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
+#: the tests folder (the helpers: toy.py, pose_helpers.py, ...) and the repository root
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+sys.path.insert(0, TESTS)  # tests/toy.py and friends, from the tests in subfolders too
+# the dependencies' known-harmless warnings, filtered with the tools' own list (so any other
+# warning shows in pytest's summary); this also keeps albumentations from asking PyPI for a
+# newer version at import (NO_ALBUMENTATIONS_UPDATE, inherited by the tests' subprocesses)
+from tools.known_warnings import filter_lines, silence  # noqa: E402
+
+silence()
 
 import ausam_mm  # noqa: E402,F401  (registers)
-from ausam_mm.core.torch_compat import COMPILE_FORWARD_TORCH, GRAD_SCALER_TORCH, \
+from ausam_mm.compat.torch_version import COMPILE_FORWARD_TORCH, GRAD_SCALER_TORCH, \
     compiles_forward  # noqa: E402
 from ausam_mm.engine import AUSAMBatchSampler, IndexedDataset  # noqa: E402
 from ausam_mm.engine.convert import to_ausam  # noqa: E402
@@ -39,7 +45,19 @@ needs_compile = pytest.mark.skipif(
     reason=f'compiled runs need torch >= {COMPILE_FORWARD_TORCH}: the Dynamo of torch '
            f'{torch.__version__} fails on them (MMEngine\'s stack_batch, mmcv\'s ConvTranspose2d)')
 
-DATA = os.path.join(os.path.dirname(__file__), 'data')
+DATA = os.path.join(TESTS, 'data')
+#: LSPET (Johnson and Everingham, CVPR 2011): LSPET_ROOT, or in CI the shared data folder beside
+#: the repository; a clone without it skips the tests that need it
+LSPET = os.environ.get('LSPET_ROOT', os.path.join(os.path.dirname(ROOT), 'shared', 'data',
+                                                  'lspet'))
+needs_lspet = pytest.mark.skipif(
+    not os.path.isfile(os.path.join(LSPET, 'joints.mat')),
+    reason=f'LSPET is not at {LSPET} (set LSPET_ROOT to its folder: joints.mat, images/)')
+
+
+def pytest_configure(config) -> None:
+    for line in filter_lines():
+        config.addinivalue_line('filterwarnings', line)
 
 
 # -- runner configs ---------------------------------------------------------------------------

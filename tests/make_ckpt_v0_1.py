@@ -1,8 +1,8 @@
 """Writes ``tests/data/ckpt_v0_1/epoch_2.pth``: a checkpoint in the format of ausam_mm 0.1.0.
 
-The fixture of ``tests/test_checkpoint_upgrade.py``: it was written once by ausam_mm 0.1.0 (the
-code at commit f954cce, torch 2.14.1, mmengine 0.10.7), by running this script from a
-checkout of that commit::
+The fixture of ``tests/test_engine/test_checkpoint_upgrade.py``: it was written once by
+ausam_mm 0.1.0 (the code at commit f954cce, torch 2.14.1, mmengine 0.10.7), by running this
+script from a checkout of that commit::
 
     PYTHONPATH=$PWD python tests/make_ckpt_v0_1.py tests/data/ckpt_v0_1
 

@@ -7,7 +7,9 @@ import re
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SPEC = osp.join(ROOT, 'docs', 'ausam.md')
-SOURCES = [p for pattern in ('ausam_mm/**/*.py', 'configs/**/*.py', 'tools/*.py', 'tests/*.py')
+PATTERNS = ('ausam_mm/**/*.py', 'configs/**/*.py', 'tools/*.py', 'tests/**/*.py',
+            'benchmarks/*.py', 'dev/*.py')
+SOURCES = [p for pattern in PATTERNS
            for p in glob.glob(osp.join(ROOT, pattern), recursive=True)]
 
 
@@ -50,7 +52,7 @@ def test_the_sampler_table_states_the_defaults_the_code_has():
     the spec's table states them, every option of the sampler in a row."""
     import ast
 
-    from ausam_mm.engine.ausam_sampler import sampler_defaults
+    from ausam_mm.engine.samplers.ausam_sampler import sampler_defaults
     defaults, documented = sampler_defaults(), {}
     for names, values, _ in table_rows('### The sampler (`AUSAMBatchSampler`)'):
         names = re.findall(r'`(\w+)`', names)

@@ -2,7 +2,7 @@
 speed benchmark's memory columns.
 
 On CUDA, fp16 autocast really overflows and ``GradScaler`` really skips steps, which the CPU
-suite cannot show. Tiny real Runner runs (ToyConvNet, a few iterations); ``tools/gpu_check.sh``
+suite cannot show. Tiny real Runner runs (ToyConvNet, a few iterations); ``dev/gpu_check.sh``
 runs this file with ``pytest -m gpu``.
 """
 import pytest
@@ -88,8 +88,8 @@ def test_speed_benchmark_measures_each_variants_memory_on_cuda(tmp_path):
     """The speed table's memory columns: the peak counter is reset per variant (AUSAM(0.5) after
     SAM peaks lower than SAM), and AUSAM(0.5), which loads and forwards half the batch, adds
     less to what its run holds than the base optimizer's step does."""
-    from ausam_mm.benchmark.speed import run_speed_benchmark
-    from ausam_mm.benchmark.synthetic import small_convnet_config, write_class_images
+    from benchmarks.speed import run_speed_benchmark
+    from benchmarks.synthetic import small_convnet_config, write_class_images
     write_class_images(str(tmp_path / 'images'), n=256)
     report = run_speed_benchmark(small_convnet_config(str(tmp_path / 'images'), batch_size=64),
                                  ['base', 'sam', 'ausam_0.5'], iters=4, skip=2, rounds=1,

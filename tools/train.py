@@ -11,13 +11,13 @@ The interface of MMPose's ``tools/train.py``, plus:
 - every run gets ``EpochSeedHook`` (random draws re-seeded per epoch), so ``--resume`` at an
   epoch boundary is bit-exact, random augmentation included (docs/reliability.md).
 - ``--launcher pytorch`` (``tools/dist_train.sh``) also runs on machines without a GPU: DDP
-  over gloo on the CPU (``ausam_mm.engine.cpu_dist``).
+  over gloo on the CPU (``ausam_mm.compat.cpu_dist``).
 - ``compile`` (``--cfg-options compile=True`` or ``compile.backend=...``, or in the config)
   compiles the model's forward only (``CompileForwardHook``): the data preprocessor and the
   optimizer wrapper's step run eagerly, so MMPose models train compiled, with or without SAM.
 - ``--resume`` without a path takes the newest intact checkpoint of the work dir (also after
   the work dir was moved). Every checkpoint, resumed or ``load_from``, loads through an
-  allow-list unpickler: no file runs code (``ausam_mm.engine.checkpoint``).
+  allow-list unpickler: no file runs code (``ausam_mm.compat.checkpoint``).
 
 Examples:
     python tools/train.py configs/pose/simcc_res50_mpii-256x256_ausam.py

@@ -1,7 +1,7 @@
 """The command line of ``tools/train.py``: MMPose's ``tools/train.py`` interface plus ``--sam``,
 ``--ausam``, ``--esam`` (``ausam_mm.engine.convert``), ``--amp``, a ``--resume`` that finds
 the newest intact checkpoint, and MMEngine's ``compile`` option run as ``CompileForwardHook``
-(the model's forward compiled). The demo (``ausam_mm.benchmark.demo``) builds its pose runs'
+(the model's forward compiled). The demo (``benchmarks.demo``) builds its pose runs'
 configs through it, so each is the ``tools/train.py`` command it prints.
 
 Usage::
@@ -22,10 +22,10 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from ..engine.checkpoint import find_resume_checkpoint
-from ..engine.convert import add_epoch_seed_hook, to_amp, to_ausam, to_compile_forward, to_esam, \
-    to_sam
-from ..engine.cpu_dist import init_cpu_dist
+from ..engine.convert import to_amp, to_ausam, to_esam, to_sam
+from ..engine.resume import find_resume_checkpoint
+from .run_policy import add_epoch_seed_hook, to_compile_forward
+from ..compat.cpu_dist import init_cpu_dist
 
 #: the notes of ``--resume`` without a path: each says where the run resumes from another file
 #: than the latest checkpoint (an earlier one, a moved work dir), so each is a warning

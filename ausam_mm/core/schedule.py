@@ -1,8 +1,8 @@
 """When to take a SAM step: a phase of the training and a random draw per optimizer update.
 
-Plain Python and PyTorch; ``SAMMixin`` (ausam_mm/engine/sam_optim_wrapper.py) owns one
-:class:`SAMSchedule` and asks it, before each optimizer update, whether that update is a SAM
-one (docs/ausam.md, "Late phase and random schedule").
+Plain Python and PyTorch; ``SAMStepSchedule`` (ausam_mm/engine/optim_wrappers/sam_schedule.py)
+owns one :class:`SAMSchedule` and asks it, before each optimizer update, whether that update
+is a SAM one (docs/ausam.md, "Late phase and random schedule").
 
 - **Phase** (``begin``, ``end``): SAM on the updates whose first iteration lies in
   ``[begin, end)``, the base optimizer's single pass on the others. A float is a fraction of

@@ -31,7 +31,7 @@ def register_score(name: str):
     """Class decorator: make a :class:`SelectionScore` available as ``score=name``."""
     def _register(cls):
         if name in SCORES:
-            raise KeyError(f'score {name!r} is already registered by {SCORES[name].__name__}')
+            raise ValueError(f'score {name!r} is already registered by {SCORES[name].__name__}')
         SCORES[name] = cls
         return cls
     return _register
@@ -60,9 +60,9 @@ def build_score(score: Union[str, dict, 'SelectionScore']) -> 'SelectionScore':
         kwargs = dict(score)
         score = kwargs.pop('type', None)
     if not isinstance(score, str) or score not in SCORES:
-        raise KeyError(f'unknown score {score!r}: `score` is one of the registered scores '
-                       f'{sorted(SCORES)}, a dict with one of them as `type`, or a '
-                       'SelectionScore instance')
+        raise ValueError(f'unknown score {score!r}: `score` is one of the registered scores '
+                         f'{sorted(SCORES)}, a dict with one of them as `type`, or a '
+                         'SelectionScore instance')
     accepted = score_options(score)
     unknown = sorted(set(kwargs) - set(kwargs if accepted is None else accepted))
     if unknown:

@@ -1,15 +1,16 @@
-"""MMEngine glue: optimizer wrappers, the AUSAM batch sampler, the hook that links them, the
-index-carrying dataset wrapper, the hook that compiles the model's forward, and the checkpoint
-loader that never runs code from a file. Importing this module registers them."""
-from .ausam_hook import AUSAMHook
-from .ausam_optim_wrapper import AmpAUSAMOptimWrapper, AUSAMOptimWrapper
-from .ausam_sampler import AUSAMBatchSampler
-from .checkpoint import find_resume_checkpoint, load_checkpoint_file, resume_checkpoint_path
-from .compile_hook import CompileForwardHook
-from .epoch_seed_hook import EpochSeedHook
-from .esam_optim_wrapper import AmpESAMOptimWrapper, ESAMOptimWrapper
-from .indexed_dataset import IndexedDataset
-from .sam_optim_wrapper import AmpSAMOptimWrapper, SAMOptimWrapper
+"""MMEngine glue, laid out as MMEngine's own folders: ``optim_wrappers/`` (SAM, AUSAM, ESAM and
+their AMP twins), ``samplers/`` (``AUSAMBatchSampler``), ``datasets/`` (``IndexedDataset``),
+``hooks/`` (``AUSAMHook``, ``EpochSeedHook``, ``CompileForwardHook``); ``convert`` rewrites a
+config for ``--sam``/``--ausam``/``--esam``, ``resume`` picks the checkpoint ``--resume`` loads,
+``upgrade`` reads the checkpoints of earlier versions. Importing this module registers them.
+"""
+from .datasets import IndexedDataset
+from .hooks import AUSAMHook, CompileForwardHook, EpochSeedHook
+from .optim_wrappers import (AmpAUSAMOptimWrapper, AmpESAMOptimWrapper, AmpSAMOptimWrapper,
+                             AUSAMOptimWrapper, ESAMOptimWrapper, SAMOptimWrapper)
+from .resume import find_resume_checkpoint, resume_checkpoint_path
+from .samplers import AUSAMBatchSampler
+from ..compat.checkpoint import load_checkpoint_file
 
 __all__ = [
     'SAMOptimWrapper', 'AmpSAMOptimWrapper', 'AUSAMOptimWrapper', 'AmpAUSAMOptimWrapper',

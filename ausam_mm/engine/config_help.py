@@ -8,15 +8,15 @@ AUSAM_LINES = """\
         batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5),
         dataset=dict(type='IndexedDataset', dataset=<your dataset>))
 
-or build the whole change with `tools/train.py CONFIG --ausam`."""
+or build the whole change with `python -m ausam_mm.cli.train CONFIG --ausam`."""
 
 
 def missing_sampler(found: str) -> str:
     return (f'AUSAMHook found {found} as the train batch sampler, not AUSAMBatchSampler, which '
             'keeps the per-sample scores and draws the subsets. AUSAM needs these config '
             f'lines:\n\n{AUSAM_LINES}\n\nFor SAM on full batches, use '
-            "optim_wrapper.type='SAMOptimWrapper' without AUSAMHook (`tools/train.py CONFIG "
-            '--sam` converts an AUSAM config).')
+            "optim_wrapper.type='SAMOptimWrapper' without AUSAMHook (`python -m "
+            'ausam_mm.cli.train CONFIG --sam` converts an AUSAM config).')
 
 
 def not_ausam_wrapper(found: str) -> str:
@@ -26,7 +26,7 @@ def not_ausam_wrapper(found: str) -> str:
             "    optim_wrapper = dict(type='AUSAMOptimWrapper', ...)   # or "
             "'AmpAUSAMOptimWrapper'\n"
             'or, for full batches, remove train_dataloader.batch_sampler and AUSAMHook from '
-            'custom_hooks (`tools/train.py CONFIG --sam` does both).')
+            'custom_hooks (`python -m ausam_mm.cli.train CONFIG --sam` does both).')
 
 
 def missing_hook(who: str) -> str:

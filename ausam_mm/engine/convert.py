@@ -1,8 +1,8 @@
 """Turn any MMEngine config into its SAM or AUSAM version, without editing a file.
 
-``tools/train.py CONFIG --sam [k=v ...]``, ``--ausam [k=v ...]`` and ``--esam [k=v ...]`` call
-these; so can users
-who build configs in code::
+The train command's ``--sam [k=v ...]``, ``--ausam [k=v ...]`` and ``--esam [k=v ...]``
+(``python -m ausam_mm.cli.train CONFIG --ausam``) call these; so can users who build configs
+in code::
 
     from mmengine.config import Config
     from ausam_mm.engine.convert import to_ausam
@@ -28,9 +28,9 @@ from typing import Any, Dict, List
 from mmengine.config import Config
 from mmengine.registry import Registry
 
-from .ausam_sampler import AUSAMBatchSampler, sampler_defaults
-from .esam_optim_wrapper import ESAMMixin
-from .sam_optim_wrapper import DEFAULT_RHO, SAMMixin
+from .samplers.ausam_sampler import AUSAMBatchSampler, sampler_defaults
+from .optim_wrappers.esam import ESAMMixin
+from .optim_wrappers.sam import DEFAULT_RHO, SAMMixin
 
 #: Per-sample loss rewriters, one per framework adapter (``ausam_mm.pose``, ``ausam_mm.cls``
 #: register theirs when imported): functions that take the model config (and the keyword
@@ -63,7 +63,7 @@ def to_sam(cfg: Config, **options: Any) -> List[str]:
     an AUSAM config loses its batch sampler, ``AUSAMHook`` and ``IndexedDataset``."""
     _check_options(options, WRAPPER_OPTIONS, 'sam')
     changes = _set_wrapper(cfg, 'sam', options)
-    return changes + _remove_ausam_data(cfg) + _add_import(cfg)
+    return changes + _remove_ausam_data(cfg) + add_import(cfg)
 
 
 def to_ausam(cfg: Config, **options: Any) -> List[str]:
@@ -75,7 +75,7 @@ def to_ausam(cfg: Config, **options: Any) -> List[str]:
     changes += _set_sampler(cfg, sampler_opts)
     changes += _add_hook(cfg)
     changes += _per_sample_losses(cfg)
-    return changes + _add_import(cfg)
+    return changes + add_import(cfg)
 
 
 def to_esam(cfg: Config, **options: Any) -> List[str]:
@@ -86,7 +86,7 @@ def to_esam(cfg: Config, **options: Any) -> List[str]:
     changes = _set_wrapper(cfg, 'esam', options)
     changes += _remove_ausam_data(cfg)
     changes += _per_sample_losses(cfg)
-    return changes + _add_import(cfg)
+    return changes + add_import(cfg)
 
 
 def to_amp(cfg: Config) -> List[str]:
@@ -102,45 +102,6 @@ def to_amp(cfg: Config) -> List[str]:
     wrapper.type = amp_of[kind]
     wrapper.setdefault('loss_scale', 'dynamic')
     return [f'optim_wrapper.type: {kind} -> {wrapper.type} (loss_scale={wrapper.loss_scale})']
-
-
-def add_epoch_seed_hook(cfg: Config) -> List[str]:
-    """``EpochSeedHook`` in ``custom_hooks``: random draws per epoch that a resume repeats
-    exactly (``tools/train.py`` adds it to every run)."""
-    hooks = list(cfg.get('custom_hooks') or [])
-    if any(h.get('type') == 'EpochSeedHook' for h in hooks):
-        return []
-    cfg.custom_hooks = hooks + [dict(type='EpochSeedHook')]
-    return ["custom_hooks += [dict(type='EpochSeedHook')] (resume-exact random draws)"] + \
-        _add_import(cfg)
-
-
-def to_compile_forward(cfg: Config) -> List[str]:
-    """MMEngine's ``compile`` (the Runner compiles ``model.train_step``, data preprocessor and
-    optimizer step included) becomes ``CompileForwardHook`` with the same ``torch.compile``
-    options (the model's forward compiled; the data preprocessor and the optimizer wrapper's
-    step eager). ``tools/train.py`` calls it on every config: ``compile=True`` then trains
-    MMPose models, whose data preprocessor Dynamo cannot trace, and AUSAM runs (their
-    per-sample ``dataset_index`` recompiles MMEngine's ``ImgDataPreprocessor``). A hook
-    already in ``custom_hooks`` takes the options. ``compile=False`` (or unset): nothing."""
-    option = cfg.get('compile')
-    if option is None or option is False:
-        return []
-    if option is not True and not isinstance(option, dict):
-        raise TypeError(f"'compile' must be True, False or a dict of torch.compile options, got "
-                        f'{option!r}')
-    options = {} if option is True else dict(option)
-    cfg.pop('compile')
-    hooks = list(cfg.get('custom_hooks') or [])
-    hook = next((h for h in hooks if h.get('type') == 'CompileForwardHook'), None)
-    if hook is None:
-        hook = dict(type='CompileForwardHook')
-        hooks.append(hook)
-    hook.update(options)
-    cfg.custom_hooks = hooks
-    return [f'compile={option!r} -> custom_hooks: {_short(hook)} (torch.compile of the '
-            "model's forward; the data preprocessor and the optimizer wrapper's step run "
-            'eagerly)'] + _add_import(cfg)
 
 
 def _check_options(options: Dict, valid: set, flag: str) -> None:
@@ -180,7 +141,7 @@ def _set_sampler(cfg: Config, options: Dict) -> List[str]:
     sampler.update(current or {})
     sampler.update(options)
     loader.batch_sampler = sampler
-    changes.append('train_dataloader.batch_sampler = ' + _short(sampler))
+    changes.append('train_dataloader.batch_sampler = ' + short(sampler))
     if loader.dataset.get('type') != 'IndexedDataset':
         loader.dataset = dict(type='IndexedDataset', dataset=loader.dataset)
         changes.append(f"train_dataloader.dataset wrapped in IndexedDataset "
@@ -222,7 +183,7 @@ def _remove_ausam_data(cfg: Config) -> List[str]:
     return changes
 
 
-def _add_import(cfg: Config) -> List[str]:
+def add_import(cfg: Config) -> List[str]:
     imports = cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
     names = list(imports.get('imports', []))
     if 'ausam_mm' in names:
@@ -232,5 +193,5 @@ def _add_import(cfg: Config) -> List[str]:
     return ["custom_imports += ['ausam_mm']"]
 
 
-def _short(d: Dict) -> str:
+def short(d: Dict) -> str:
     return 'dict(' + ', '.join(f'{k}={v!r}' for k, v in d.items()) + ')'

@@ -1,11 +1,14 @@
-"""The one converter of older checkpoints: what ausam_mm 0.1.0 wrote, in today's format.
+"""The one converter of older checkpoints: what ausam_mm 0.1.0 and 0.2.0 wrote, in today's format.
 
-``AUSAMHook`` reads ``checkpoint['ausam']`` through :func:`ausam_state` and the SAM wrappers
-read their optimizer state through :func:`upgrade_optimizer_state`, so a checkpoint of 0.1.0
-resumes as it is; nothing else in the package knows an older layout. CHANGELOG.md
+``AUSAMHook`` reads ``checkpoint['ausam']`` through :func:`ausam_state`, the sampler its
+history's fingerprint through :func:`upgrade_fingerprint`, and the SAM wrappers their optimizer
+state through :func:`upgrade_optimizer_state`, so a checkpoint of 0.1.0 or 0.2.0 resumes as it
+is; nothing else in the package knows an older layout. CHANGELOG.md
 lists what changed. Delete a layout here when its version is no longer supported.
 """
 from typing import Any, Dict, Optional
+
+from .datasets.indexed_dataset import FINGERPRINT_SCHEME, IndexedDataset
 
 #: the checkpoint key of ``AUSAMBatchSampler.state_dict()``
 AUSAM_KEY = 'ausam'
@@ -41,3 +44,16 @@ def upgrade_optimizer_state(state: Dict[str, Any]) -> Dict[str, Any]:
     state = dict(state)
     state['optimizer_updates'] = state.pop('sam_updates')
     return state
+
+
+def upgrade_fingerprint(history: Dict[str, Any], dataset: IndexedDataset) -> Dict[str, Any]:
+    """A score history's state with today's fingerprint of ``dataset`` when it holds the
+    fingerprint that ausam_mm <= 0.2.0 wrote (:meth:`IndexedDataset.legacy_fingerprint`) and
+    that one matches ``dataset``'s; otherwise as it is (a mismatch is refused by the history,
+    which names both)."""
+    saved = history.get('fingerprint')
+    if saved is None or saved.startswith(FINGERPRINT_SCHEME):
+        return history
+    if saved == dataset.legacy_fingerprint():
+        return dict(history, fingerprint=dataset.fingerprint())
+    return history

@@ -34,8 +34,8 @@ from mmpose.registry import MODELS as POSE_MODELS
 from .per_sample_loss import BATCH_REDUCTIONS, is_known
 
 #: Heads whose ``loss()`` passes batch-first tensors, one row per sample, to each of the loss
-#: modules built from these config keys (each checked in tests/test_pose_losses.py and
-#: tests/test_pose_families.py on MMPose's codecs).
+#: modules built from these config keys (each checked in tests/test_pose/test_pose_losses.py and
+#: tests/test_pose/test_pose_families.py on MMPose's codecs).
 ROW_HEADS: Dict[str, Tuple[str, ...]] = {
     # top-down: one row per instance
     'HeatmapHead': ('loss', ), 'ViPNASHead': ('loss', ), 'CPMHead': ('loss', ),

@@ -37,7 +37,7 @@ from mmpose.registry import MODELS as POSE_MODELS
 from torch import Tensor, nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from ..core.torch_compat import register_load_state_dict_pre_hook, register_state_dict_post_hook
+from ..compat.torch_version import register_load_state_dict_pre_hook, register_state_dict_post_hook
 
 Reduction = Union[str, List['Reduction']]
 _MISSING = object()

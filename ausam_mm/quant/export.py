@@ -21,7 +21,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from torch import nn
 
-from ..core.torch_compat import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
+from ..compat.torch_version import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
 
 NEEDS = {False: ('onnx', 'onnxscript', 'onnxoptimizer'), True: ('onnx', 'onnxoptimizer')}
 

@@ -18,7 +18,7 @@ from mmengine.logging import print_log
 from mmengine.registry import MODELS
 from torch import nn
 
-from ..core.torch_compat import register_load_state_dict_pre_hook
+from ..compat.torch_version import register_load_state_dict_pre_hook
 
 # Brevitas (seconds to import) is imported when a model is quantized, not by `import ausam_mm`.
 

@@ -4,8 +4,7 @@ _base_ = ['./resnet18_cifar10_sgd.py']
 optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.1)
 custom_hooks = [dict(type='AUSAMHook')]  # links the sampler and the wrapper
 train_dataloader = dict(
-    batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1, f_max=0.5,
-                       ramp_epochs=30, warmup_epochs=1),
+    batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5),  # AUSAM's defaults otherwise
     dataset=dict(_delete_=True, type='IndexedDataset',
                  dataset={{_base_.train_dataloader.dataset}}))
 model = dict(head=dict(loss=dict(reduction='none')))

@@ -7,8 +7,7 @@ custom_imports = dict(imports=['ausam_mm'], allow_failed_imports=False)
 optim_wrapper = dict(type='AUSAMOptimWrapper', rho=0.05)
 custom_hooks = _base_.custom_hooks + [dict(type='AUSAMHook')]  # links sampler and wrapper
 train_dataloader = dict(
-    batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5, f_min=0.1, f_max=0.5,
-                       ramp_epochs=30, warmup_epochs=1),
+    batch_sampler=dict(type='AUSAMBatchSampler', ratio=0.5),  # AUSAM's defaults otherwise
     dataset=dict(_delete_=True, type='IndexedDataset',
                  dataset={{_base_.train_dataloader.dataset}}))
 model = dict(head=dict(type='PerImageRTMOHead'))
