@@ -1,8 +1,9 @@
-# `make demo` (tools/demo.py) trains this small top-down pose model three ways: as it is (Adam),
-# with SAM and with AUSAM (`tools/train.py THIS --sam rho=0.01` / `--ausam ratio=0.5 rho=0.01`;
-# ausam_tiny_pose_coco.py is the AUSAM form written out). It trains AND evaluates on the 12
-# COCO person instances the repository ships in tests/data/coco: it shows the mechanism (the
-# model learns, what each optimizer costs), it measures no generalisation. Run from the
+# `make demo` (python -m benchmarks.demo) trains this small top-down pose model three ways, with
+# --no-validate: as it is (Adam), with SAM and with AUSAM (`tools/train.py THIS --sam rho=0.01` /
+# `--ausam ratio=0.5 rho=0.01`; ausam_tiny_pose_coco.py is the AUSAM form written out). It trains
+# on the 12 COCO person instances the repository ships in tests/data/coco, and its own
+# evaluation scores the same instances: it shows the mechanism (the model learns, what each
+# optimizer costs), it measures no generalisation (configs/lsp/ does). Run from the
 # repository root:
 #   python tools/train.py configs/demo/tiny_pose_coco.py
 _base_ = ['mmpose::_base_/default_runtime.py']
