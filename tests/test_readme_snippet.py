@@ -1,0 +1,78 @@
+"""README's explicit AUSAM config, pasted as a user pastes it: under the `_base_` line of a real
+MMPose config (SimpleBaseline ResNet-50, COCO 256x192) and of the demo config, pointed at the
+COCO samples of tests/data. It builds, trains one iteration with AUSAM, keeps the base's hooks
+and is what `--ausam` writes."""
+import copy
+import os.path as osp
+import re
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+pytest.importorskip('mmpose')
+from ausam_mm.engine.convert import to_ausam  # noqa: E402
+from conftest import DATA, ROOT  # noqa: E402
+
+TD_HM = 'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py'
+DEMO = osp.join(ROOT, 'configs', 'demo', 'tiny_pose_coco.py')
+
+
+def readme_snippet() -> str:
+    """The python block under README's "Or explicitly" paragraph."""
+    with open(osp.join(ROOT, 'README.md')) as f:
+        text = f.read()
+    after = text.split('Or explicitly', 1)[1]
+    return re.search(r'```python\n(.*?)```', after, re.S).group(1)
+
+
+def pasted(tmp_path, base: str) -> Config:
+    path = tmp_path / 'mine.py'
+    path.write_text(f'_base_ = [{base!r}]\n' + readme_snippet())
+    return Config.fromfile(str(path))
+
+
+def unscoped(value):
+    """``value`` as plain data without the ``_scope_`` keys a ``package::`` base adds."""
+    if hasattr(value, 'to_dict'):
+        value = value.to_dict()
+    if isinstance(value, dict):
+        return {k: unscoped(v) for k, v in value.items() if k != '_scope_'}
+    if isinstance(value, (list, tuple)):
+        return [unscoped(v) for v in value]
+    return value
+
+
+def on_the_samples(cfg: Config, work_dir) -> Config:
+    """The config's data pointed at tests/data/coco, one short epoch, no download."""
+    dataset = cfg.train_dataloader.dataset  # the keys as any MMPose config has them
+    dataset.update(data_root=osp.join(DATA, 'coco') + '/', ann_file='test_coco.json',
+                   data_prefix=dict(img=''))
+    cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.head.loss.batch_size = 4
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=1)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.param_scheduler = []
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+@pytest.mark.parametrize('base', [TD_HM, DEMO], ids=['td-hm_res50_coco', 'demo'])
+def test_readme_snippet_pasted_under_a_base_is_what_ausam_writes_and_trains(tmp_path, base):
+    cfg = pasted(tmp_path, base)
+    plain = Config.fromfile(Config._get_cfg_path(base, '')[0] if '::' in base else base)
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    assert hooks == [h['type'] for h in plain.get('custom_hooks', [])] + ['AUSAMHook']
+    converted = copy.deepcopy(plain)
+    to_ausam(converted, rho=0.05)
+    for key in ('optim_wrapper', 'custom_hooks', 'model'):
+        assert unscoped(cfg[key]) == unscoped(converted[key]), key
+    mine, theirs = unscoped(cfg.train_dataloader), unscoped(converted.train_dataloader)
+    wrapper = mine.pop('dataset')  # the base's dataset keys merged beside the wrapped type,
+    inner = dict(wrapper.pop('dataset'), **{k: v for k, v in wrapper.items() if k != 'type'})
+    assert inner == theirs.pop('dataset')['dataset'] and mine == theirs  # which it passes on
+    runner = Runner.from_cfg(on_the_samples(cfg, tmp_path / 'w'))
+    runner.train()
+    assert runner.iter >= 1 and runner.optim_wrapper.history.coverage > 0
+    assert any(type(h).__name__ == 'SyncBuffersHook' for h in runner.hooks)  # the base's
