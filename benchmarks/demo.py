@@ -221,14 +221,23 @@ def scores_against_random(by: Dict[str, Dict]) -> str:
             'than a random subset of the same size')
 
 
+#: the per-step cost columns of the demo's tables (:func:`cost_cells`)
+COST_HEADER = f"{'CPU ms/step':>11} {'p25-p75 ms':>13} {'x base':>6}"
+
+
+def cost_cells(row: Dict, digits: int = 2) -> str:
+    """A row's median CPU time per step, its 25th-75th percentile and its ratio to the base's."""
+    step = {k: 1e3 * v for k, v in row['step'].items() if k != 'steps'}
+    spread = f"{step['p25']:.{digits}f}-{step['p75']:.{digits}f}"
+    return f"{step['median']:>11.{digits}f} {spread:>13} {row['cost']:>6.2f}"
+
+
 def digits_table(rows: List[Dict]) -> str:
     lines = [f"{'run':<16} {'held-out acc %':>14} {'vs base, pt':>11} {'wrong labels fit %':>18} "
-             f"{'CPU ms/step':>11} {'p25-p75 ms':>13} {'x base':>6}"]
+             + COST_HEADER]
     for r in rows:
-        spread = f"{1e3 * r['step']['p25']:.2f}-{1e3 * r['step']['p75']:.2f}"
         lines.append(f"{VARIANTS[r['variant']].label:<16} {r['acc']:>14.2f} "
-                     f"{r['vs_base']:>+11.2f} {r['noisy_fit']:>18.1f} "
-                     f"{1e3 * r['step']['median']:>11.2f} {spread:>13} {r['cost']:>6.2f}")
+                     f"{r['vs_base']:>+11.2f} {r['noisy_fit']:>18.1f} {cost_cells(r)}")
     return '\n'.join(lines)
 
 
@@ -307,14 +316,11 @@ def pose_reading(rows: List[Dict]) -> str:
 
 
 def pose_table(rows: List[Dict]) -> str:
-    lines = [f"{'run':<16} {'passes/sample':>13} {'CPU ms/step':>11} {'p25-p75 ms':>13} "
-             f"{'x base':>6} {'loss, first -> last epoch':>25}"]
+    lines = [f"{'run':<16} {'passes/sample':>13} {COST_HEADER} {'loss, first -> last epoch':>25}"]
     for r in rows:
         loss = f"{r['first_loss']:.2e} -> {r['last_loss']:.2e}"
-        spread = f"{1e3 * r['step']['p25']:.1f}-{1e3 * r['step']['p75']:.1f}"
         lines.append(f"{VARIANTS[r['variant']].label:<16} {r['passes']:>13.2f} "
-                     f"{1e3 * r['step']['median']:>11.1f} {spread:>13} {r['cost']:>6.2f} "
-                     f"{loss:>25}")
+                     f"{cost_cells(r, 1)} {loss:>25}")
     return '\n'.join(lines)
 
 
