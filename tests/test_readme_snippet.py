@@ -1,7 +1,7 @@
 """README's explicit AUSAM config, pasted as a user pastes it: under the `_base_` line of a real
 MMPose config (SimpleBaseline ResNet-50, COCO 256x192) and of the demo config, pointed at the
 COCO samples of tests/data. It builds, trains one iteration with AUSAM, keeps the base's hooks
-and is what `--ausam` writes."""
+and is what `--ausam` writes. docs/pose.md's explicit SimCC form is what `--ausam` writes too."""
 import copy
 import os.path as osp
 import re
@@ -76,3 +76,17 @@ def test_readme_snippet_pasted_under_a_base_is_what_ausam_writes_and_trains(tmp_
     runner.train()
     assert runner.iter >= 1 and runner.optim_wrapper.history.coverage > 0
     assert any(type(h).__name__ == 'SyncBuffersHook' for h in runner.hooks)  # the base's
+
+
+def test_the_pose_docs_explicit_simcc_form_is_what_ausam_writes(tmp_path):
+    with open(osp.join(ROOT, 'docs', 'pose.md')) as f:
+        after = f.read().split('The explicit form, in a config that inherits MMPose', 1)[1]
+    snippet = re.search(r'```python\n(.*?)```', after, re.S).group(1)
+    (tmp_path / 'simcc.py').write_text(snippet)
+    explicit = Config.fromfile(str(tmp_path / 'simcc.py'))
+    base = re.search(r"_base_ = \['([^']+)'\]", snippet).group(1)
+    converted = Config.fromfile(Config._get_cfg_path(base, '')[0])
+    to_ausam(converted, ratio=0.5, rho=0.05)
+    assert converted.model.head.loss.batch_size == 64  # the loss scale --ausam sets
+    for key in ('optim_wrapper', 'custom_hooks', 'train_dataloader', 'model'):
+        assert unscoped(explicit[key]) == unscoped(converted[key]), key
