@@ -65,7 +65,8 @@ SAMPLER_CASES = [
     (dict(beta=float('nan')), ValueError, '`beta` must be finite, got nan'),
     (dict(seed='0'), TypeError, "`seed` must be an integer, got '0' (str)"),
     (dict(score=3), ValueError, 'unknown score 3'),
-    (dict(score=dict(f_max=0.6)), ValueError, 'unknown score None'),
+    (dict(score=dict(f_max=0.6)), ValueError,
+     "['f_max'] are options of AUSAMBatchSampler, not of its `score` dict"),
     (dict(batch_size=8.0), TypeError, '`batch_size` must be an integer, got 8.0'),
     (dict(batch_size=0), ValueError, '`batch_size` must be an integer >= 1, got 0'),
 ]

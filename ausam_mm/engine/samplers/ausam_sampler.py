@@ -48,6 +48,24 @@ def sampler_defaults() -> Dict[str, Any]:
     return dict(defaults, **score_options(defaults['score']))
 
 
+def _one_way(score: Union[str, dict, SelectionScore], **options: Optional[float]
+             ) -> Union[str, dict, SelectionScore]:
+    """The score to build: AUSAM's range and ramp (``f_min``, ``f_max``, ``ramp_start``,
+    ``ramp_epochs``) are the sampler's own options, given beside ``score`` and nowhere else
+    (``score=dict(type=..., ...)`` carries the options of other registered scores)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    inside = sorted(set(score) & set(options)) if isinstance(score, dict) else []
+    if inside:
+        raise ValueError(
+            f'{inside} are options of AUSAMBatchSampler, not of its `score` dict: write them '
+            f"beside it, batch_sampler=dict(type='AUSAMBatchSampler', "
+            f"{', '.join(f'{k}={score[k]!r}' for k in inside)}, ...)")
+    if given and not isinstance(score, str):
+        raise ValueError(f'{sorted(given)} are options of the named scores and score={score!r} '
+                         'is already built or configured: name the score, score=\'ausam\'')
+    return dict(type=score, **given) if given else score
+
+
 @DATA_SAMPLERS.register_module()
 class AUSAMBatchSampler(Sampler[List[int]]):
     """Batches of the AUSAM-selected subset of each candidate batch.
@@ -61,12 +79,12 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         f_min, f_max, ramp_start, ramp_epochs: the probability range and its ramp
             (docs/ausam.md, "Selection"): options of the score named by ``score`` (of
             ``'ausam'``, with :class:`~ausam_mm.core.AUSAMScore`'s defaults), passed to it;
-            refused with a score that does not take them, or given as a dict or an instance
-            (then they go inside it).
+            written here only (not inside a ``score`` dict), refused with a score that does
+            not take them.
         warmup_epochs: epochs of full batches at the start, so that every sample gets a score.
         score: ``'ausam'`` (the paper), ``'uniform'`` (random-subset SAM, the ablation), any
             name registered with :func:`ausam_mm.core.selection.register_score`, a dict with
-            ``type`` and arguments, or an instance (then ``f_min`` etc. go inside it).
+            ``type`` and the options of such a score, or an instance.
         beta: ``None`` keeps the running mean of each sample's DLPs (default); a float in
             [0, 1) keeps an exponential moving average.
         seed: seed of the draws; default: the inner sampler's ``seed`` (shared by all ranks).
@@ -120,16 +138,8 @@ class AUSAMBatchSampler(Sampler[List[int]]):
         self.ratio = ratio
         self.warmup_epochs = warmup_epochs
         self.importance_weights = importance_weights
-        given = {k: v for k, v in dict(f_min=f_min, f_max=f_max, ramp_start=ramp_start,
-                                       ramp_epochs=ramp_epochs).items() if v is not None}
-        if given:  # the score's options, given beside its name: they go to the score
-            if not isinstance(score, str):
-                raise ValueError(
-                    f'{sorted(given)} are score options and score={score!r} is already built '
-                    'or configured: give them inside it, score=dict(type=..., '
-                    f"{', '.join(f'{k}={v!r}' for k, v in given.items())}).")
-            score = dict(type=score, **given)
-        self.score = build_score(score)
+        self.score = build_score(_one_way(score, f_min=f_min, f_max=f_max,
+                                          ramp_start=ramp_start, ramp_epochs=ramp_epochs))
         self.seed = seed if seed is not None else getattr(sampler, 'seed', None)
         if self.seed is None:
             self.seed = sync_random_seed()

@@ -6,6 +6,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
+from ausam_mm.core.selection import AUSAMScore
 from ausam_mm.engine import resume_checkpoint_path
 from ausam_mm.engine.convert import to_sam
 from conftest import assert_resumed, ausam_sampler, log_of, train, weights
@@ -227,8 +228,11 @@ def test_load_from_an_ausam_checkpoint_starts_a_fresh_history(runs, tmp_path):
 def test_score_options_with_another_score_are_refused():
     with pytest.raises(ValueError, match=r"\['f_min'\] are options of score='ausam'"):
         ausam_sampler(score='uniform', f_min=0.2)
-    with pytest.raises(ValueError, match=r"\['ramp_epochs'\](.|\n)*score=dict"):
-        ausam_sampler(score=dict(type='ausam', f_max=0.6), ramp_epochs=3)
+    with pytest.raises(ValueError, match=r"\['f_max'\] are options of AUSAMBatchSampler, not "
+                                         r"of its `score` dict.*f_max=0.6"):
+        ausam_sampler(score=dict(type='ausam', f_max=0.6), ramp_epochs=3)  # one way in
+    with pytest.raises(ValueError, match=r"\['ramp_epochs'\].*name the score"):
+        ausam_sampler(score=AUSAMScore(), ramp_epochs=3)
     assert ausam_sampler(score='ausam', f_min=0.2).score.f_min == 0.2
 
 
