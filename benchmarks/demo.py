@@ -52,10 +52,9 @@ from ausam_mm.cli.train import load_config, parse_args
 from .label_noise import register_backbone, run_config, run_one, study_settings
 from .plots import DemoPanel, plot_demo
 from .pose_study import CONFIG as POSE_STUDY_CONFIG
-from .pose_study import PassCounter
 from .pose_study import run_study as run_pose_study
 from .pose_study import study_settings as study_settings_pose
-from .throughput import StepTimes
+from .throughput import PassCounter, StepTimes
 from .variants import VARIANTS, train_args
 
 PARTS = ('digits', 'qat', 'pose')

@@ -44,6 +44,7 @@ from mmengine.runner import Runner
 from ausam_mm.pose.metrics import torso_pck
 
 from .label_noise import mean_std, paired, write_json
+from .throughput import PassCounter
 from .variants import VARIANTS, apply_variant, ideal_passes, uses_sampler
 
 CONFIG = 'configs/lsp/td-hm_tiny_lspet-128x128.py'
@@ -52,27 +53,6 @@ TORSO = (9, 2)  # left shoulder, right hip (ausam_mm/pose/datasets/lsp_info.py)
 #: the study's settings (docs/benchmarks.md, "Pose on LSPET", says how they were chosen)
 DEFAULTS = dict(epochs=20, batch_size=32, lr=2e-3, rho=0.005, train_size=3000, test_size=1000,
                 val_size=500, split_seed=0)
-
-
-class PassCounter(Hook):
-    """Counts the samples the model forwards in training mode (SAM's second pass included)
-    from epoch ``from_epoch`` on (0: the whole training)."""
-
-    def __init__(self, from_epoch: int = 0) -> None:
-        self.from_epoch = from_epoch
-        self.forwarded = 0
-        self.counting = False
-
-    def before_train(self, runner) -> None:
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        model.register_forward_pre_hook(self.count, with_kwargs=True)
-
-    def before_train_epoch(self, runner) -> None:
-        self.counting = runner.epoch >= self.from_epoch
-
-    def count(self, module, args, kwargs) -> None:
-        if self.counting and module.training:
-            self.forwarded += len(kwargs.get('inputs', args[0] if args else ()))
 
 
 class ValCurve(Hook):

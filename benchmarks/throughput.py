@@ -63,6 +63,27 @@ class ThroughputHook(Hook):
             self.counting = True
 
 
+class PassCounter(Hook):
+    """Counts the samples the model forwards in training mode (SAM's second pass included)
+    from epoch ``from_epoch`` on (0: the whole training)."""
+
+    def __init__(self, from_epoch: int = 0) -> None:
+        self.from_epoch = from_epoch
+        self.forwarded = 0
+        self.counting = False
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        model.register_forward_pre_hook(self.count, with_kwargs=True)
+
+    def before_train_epoch(self, runner) -> None:
+        self.counting = runner.epoch >= self.from_epoch
+
+    def count(self, module, args, kwargs) -> None:
+        if self.counting and module.training:
+            self.forwarded += len(kwargs.get('inputs', args[0] if args else ()))
+
+
 class StepTimes(Hook):
     """The process CPU time of each training iteration (data loading and the step, from one
     ``after_train_iter`` to the next) after the first ``skip_epochs`` epochs: per-step costs
