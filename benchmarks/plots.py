@@ -162,6 +162,28 @@ def passes_cost(accuracy: Dict, noise: str) -> Tuple[Dict[str, Tuple[float, floa
     return {v: (ideal_passes(v), 0.0) for v in names}, 'base'
 
 
+def plot_pose_study(study: Dict, out: str) -> str:
+    """The pose study (``python -m benchmarks.pose_study --out``): each variant's held-out
+    PCK@0.2 (mean +- std over seeds) against its training CPU time relative to the base
+    optimizer's (per seed, then averaged), with the mean-pose floor as a line."""
+    fig, ax = _subplots(figsize=(5.2, 4))
+    base = {r['seed']: r['train_cpu_s'] for r in study['runs'] if r['variant'] == 'base'}
+    for variant, row in study['summary'].items():
+        costs = [r['train_cpu_s'] / base[r['seed']] for r in study['runs']
+                 if r['variant'] == variant and r['seed'] in base]
+        ax.errorbar(np.mean(costs), 100 * row['pck_0_2_mean'], yerr=100 * row['pck_0_2_std'],
+                    fmt='o', ms=8, capsize=3, color=variant_color(variant),
+                    label=variant_label(variant))
+    ax.axhline(100 * study['floor']['pck_0_2'], color='gray', ls=':', label='mean pose (floor)')
+    ax.set_xlabel("training CPU time / base optimizer's (same seed)", fontsize=8)
+    ax.set_ylabel('held-out PCK@0.2 % (mean +- std over seeds)', fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    seeds = len({r['seed'] for r in study['runs']})
+    return save(fig, out, f"LSPET, {study['settings']['train_size']} training / "
+                          f"{study['settings']['test_size']} held-out images, {seeds} seeds")
+
+
 def plot_accuracy_cost(studies: List[Dict], out: str, cost_from: str = 'cpu') -> str:
     """One panel per study and noise level: accuracy vs relative training cost, measured
     (``cost_from='cpu'``) or analytic (``'passes'``)."""
@@ -352,12 +374,17 @@ def main(argv: Optional[List[str]] = None) -> str:
     sa.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
                     help="the speed JSON's wall-time or CPU-time throughput (shared CPU: cpu)")
     sa.add_argument('--out', required=True, help='PNG file to write')
+    pose = sub.add_parser('pose', help='the pose study: held-out PCK vs relative training cost')
+    pose.add_argument('study', help='JSON of python -m benchmarks.pose_study --out')
+    pose.add_argument('--out', required=True, help='PNG file to write')
     sel = sub.add_parser('selection', help="one AUSAM run's selections and f_max ramp")
     sel.add_argument('work_dir', help='the work dir of an AUSAM run (with a checkpoint)')
     sel.add_argument('--out', required=True, help='PNG file to write')
     args = parser.parse_args(argv)
     if args.command == 'accuracy-cost':
         out = plot_accuracy_cost([load_json(p) for p in args.accuracy], args.out, args.cost)
+    elif args.command == 'pose':
+        out = plot_pose_study(load_json(args.study), args.out)
     elif args.command == 'speed-accuracy':
         speed = load_json(args.speed) if args.speed else None
         out = plot_speed_accuracy(load_json(args.accuracy), speed, args.out, args.clock)

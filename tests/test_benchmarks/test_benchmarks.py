@@ -305,3 +305,14 @@ def test_accuracy_cost_plot_uses_per_seed_cpu_ratios_to_base(accuracy_report, tm
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {tmp_path / 'passes.png'}" in proc.stdout
     assert (tmp_path / 'passes.png').read_bytes()[:8] == PNG_MAGIC
+
+
+def test_the_pose_study_figure_is_drawn_from_its_json(tmp_path):
+    runs = [dict(variant=v, seed=seed, train_cpu_s=cpu * (1 + seed), pck_0_2=pck)
+            for seed in (0, 1) for v, cpu, pck in (('base', 1.0, 0.3), ('sam', 2.0, 0.31))]
+    study = dict(runs=runs, floor=dict(pck_0_2=0.04), settings=dict(train_size=8, test_size=4),
+                 summary=dict(base=dict(pck_0_2_mean=0.3, pck_0_2_std=0.0),
+                              sam=dict(pck_0_2_mean=0.31, pck_0_2_std=0.0)))
+    out = plots.plot_pose_study(study, str(tmp_path / 'pose.png'))
+    with open(out, 'rb') as f:
+        assert f.read(8) == PNG_MAGIC
