@@ -172,9 +172,9 @@ def dataset_fingerprint(dataset: Any) -> Optional[str]:
     (``pickle`` protocol 4 per sample: file names, boxes, keypoints, labels, in order), with the
     dataset's path prefixes (``data_prefix``, joined with ``data_root``) cut out of every path
     and the pickles' frame lengths cleared, so that a dataset moved to another folder keeps its
-    fingerprint. It hashes the bytes the
-    dataset already holds (``serialize_data=True``, MMEngine's default): about 1 % of the
-    dataset's own build at COCO's size (docs/benchmarks.md, "At scale"). A dataset of datasets
+    fingerprint. It hashes the bytes the dataset already holds (``serialize_data=True``,
+    MMEngine's default): 2.6 % of the dataset's own build at COCO's size (docs/benchmarks.md,
+    section 8). A dataset of datasets
     (``ConcatDataset``, MMPose's ``CombinedDataset``) combines those of its parts. None for a
     dataset without ``get_data_info``."""
     parts = getattr(dataset, 'datasets', None)
