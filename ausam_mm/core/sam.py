@@ -8,7 +8,7 @@ MMEngine. The wrappers in :mod:`ausam_mm.engine` call these between the two pass
     w  <- w + e ... second pass ... w <- w_saved
 """
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +53,20 @@ def perturb_(groups: Sequence[Sequence[Tensor]], rhos: Sequence[float], norm: Te
                 torch._foreach_add_(params, torch._foreach_mul(
                     [p.grad for p in params], scale.to(params[0].dtype)))
     return saved
+
+
+def ascend_(groups: Sequence[Sequence[Tensor]], rhos: Sequence[float], adaptive: bool = False,
+            eta: float = 0.01) -> Tuple[List[Tensor], List[Tensor], Tensor]:
+    """SAM's ascent, ``w <- w + e``, on the parameters of ``groups`` that have a gradient:
+    (saved ``w``, the moved parameters, ``||g||``). A non-finite norm (an fp16 overflow of the
+    ascent pass) moves nothing: the loss scaler then judges the descent pass. Scaled gradients
+    give the same ``e`` (it is scale-free)."""
+    groups = [[p for p in params if p.grad is not None] for params in groups]
+    flat = [p for group in groups for p in group]
+    norm = grad_norm(flat, adaptive, eta)
+    if not flat or not bool(torch.isfinite(norm)):
+        return [], [], norm
+    return perturb_(groups, rhos, norm, adaptive, eta), flat, norm
 
 
 def restore_(params: Sequence[Tensor], saved: Sequence[Tensor]) -> None:

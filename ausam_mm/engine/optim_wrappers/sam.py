@@ -17,7 +17,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-import torch
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
@@ -25,8 +24,7 @@ from torch import Tensor, nn
 
 from ...compat.amp import DeviceAmpOptimWrapper
 from ...core.options import check_bool, check_real
-from ...core.sam import frozen_running_stats, grad_norm, perturb_, restore_, stash_grads, \
-    unstash_grads
+from ...core.sam import ascend_, frozen_running_stats, restore_, stash_grads, unstash_grads
 from ..upgrade import upgrade_optimizer_state
 from .eager_steps import EagerContext, compile_note, compiled_by_runner, run_eagerly
 from .non_finite import check_finite, log_sam_step
@@ -194,7 +192,8 @@ class SAMMixin:
         accumulated = stash_grads(params)  # the update gradient of earlier micro-batches
         self.backward(self.scale_loss(loss))  # ascent pass: g
         self._inner_count -= 1  # one update_params counts once (OptimWrapper's contract)
-        saved, perturbed, norm = self._ascend()
+        saved, perturbed, norm = ascend_(self._perturbed_params(), self._radii(), self.adaptive,
+                                         self.eta)
         unstash_grads(params, accumulated)
         return _SAMPass(forward, loss, saved, perturbed, norm,
                         self._second_pass_context(forward.model))
@@ -242,19 +241,6 @@ class SAMMixin:
         """The parameters SAM may perturb, per param group (none of ``sam_perturb=False``)."""
         return [list(g['params']) if g.get('sam_perturb', True) else []
                 for g in self.optimizer.param_groups]
-
-    def _ascend(self) -> Tuple[List[Tensor], List[Tensor], Tensor]:
-        """``w <- w + e`` from the ascent gradients; returns (saved w, moved params, ||g||)."""
-        groups = [[p for p in params if p.grad is not None]
-                  for params in self._perturbed_params()]
-        flat = [p for group in groups for p in group]
-        norm = grad_norm(flat, self.adaptive, self.eta)
-        # fp16: an overflowing ascent pass (inf/nan norm) skips the perturbation; the scaler
-        # then judges the descent pass. Scaled gradients give the same e (e is scale-free).
-        if not flat or not bool(torch.isfinite(norm)):
-            return [], [], norm
-        saved = perturb_(groups, self._radii(), norm, self.adaptive, self.eta)
-        return saved, flat, norm
 
     def _radii(self) -> List[float]:
         """The perturbation radius of each param group."""
