@@ -84,6 +84,8 @@ class IndexedDataset:
             from mmengine.dataset import Compose
             dataset.pipeline = Compose(pipeline)
         self.dataset = dataset
+        self._fingerprint: Optional[str] = None  # computed once, on first use
+        self._fingerprinted = False
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -106,8 +108,8 @@ class IndexedDataset:
         resume on another training set (other samples, another order, a changed annotation) is
         refused: :func:`dataset_fingerprint`, computed once per process. None for datasets
         without ``get_data_info``."""
-        if not hasattr(self, '_fingerprint'):
-            self._fingerprint = dataset_fingerprint(self.dataset)
+        if not self._fingerprinted:
+            self._fingerprint, self._fingerprinted = dataset_fingerprint(self.dataset), True
         return self._fingerprint
 
     def legacy_fingerprint(self) -> Optional[str]:
