@@ -74,7 +74,8 @@ KNOWN: List[Known] = [
     # changes what is computed: YOLOX-Pose's grid_sample call (align_corners default), its
     # SimOTA assigner's torch.cuda.amp.autocast spelling, MMPose's GetBBoxCenterScale reusing
     # a given box centre, MMEngine's PixelData adding a channel axis, torch.meshgrid called
-    # without `indexing` by MMPose, and Dynamo copying a tensor constant while it traces.
+    # without `indexing` by MMPose, and Dynamo or torch.fx copying a tensor constant while it
+    # traces (with a cold inductor cache).
     Known('Default grid_sample and affine_grid behavior has changed', UserWarning,
           r'mmpose\.models\.heads'),
     Known(r'`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated', FutureWarning,
@@ -84,7 +85,7 @@ KNOWN: List[Known] = [
     Known('The shape of value will convert from', UserWarning, r'mmengine\.structures'),
     Known(r'torch\.meshgrid. in an upcoming release', UserWarning, r'torch\.functional'),
     Known('To copy construct from a tensor, it is recommended', UserWarning,
-          r'torch\._dynamo'),
+          r'torch\.(_dynamo|fx)'),
 ]
 
 
