@@ -34,14 +34,14 @@ def sharded_models():
     try:
         made.append(('FSDP (FullyShardedDataParallel)', FullyShardedDataParallel(
             ToyConvNet(), device_id=torch.device('cpu'))))
-    except (RuntimeError, ValueError, AssertionError):  # older torch: FSDP needs CUDA
+    except Exception:  # an older torch whose FSDP needs CUDA: no CPU case here
         pass
     try:
         from torch.distributed.fsdp import fully_shard  # torch >= 2.6
         model = ToyConvNet()
         fully_shard(model)
         made.append(('FSDP (fully_shard)', model))
-    except (ImportError, RuntimeError, ValueError, AssertionError):
+    except Exception:  # torch < 2.6 has no fully_shard
         pass
     if not made:
         pytest.skip(f'torch {torch.__version__} shards no model on the CPU here')
