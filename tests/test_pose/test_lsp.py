@@ -6,13 +6,14 @@ The bad-input tests build their own small layout."""
 import os
 import os.path as osp
 
-import cv2
 import numpy as np
 import pytest
 from mmengine.runner import Runner
-from scipy.io import loadmat, savemat
 
 pytest.importorskip('mmpose')
+cv2 = pytest.importorskip('cv2')
+scipy_io = pytest.importorskip('scipy.io')
+loadmat, savemat = scipy_io.loadmat, scipy_io.savemat
 from mmpose.datasets.datasets.utils import parse_pose_metainfo  # noqa: E402
 
 from ausam_mm.cli.train import load_config, parse_args  # noqa: E402
