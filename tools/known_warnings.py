@@ -72,14 +72,18 @@ KNOWN: List[Known] = [
           r'mmengine\.utils\.manager'),
     # Raised inside MMPose and MMEngine code on the inputs of the models the tests train; none
     # changes what is computed: YOLOX-Pose's grid_sample call (align_corners default), its
-    # SimOTA assigner's torch.cuda.amp.autocast spelling, MMPose's GetBBoxCenterScale reusing
-    # a given box centre, MMEngine's PixelData adding a channel axis, torch.meshgrid called
-    # without `indexing` by MMPose, and Dynamo or torch.fx copying a tensor constant while it
+    # SimOTA assigner's and mmdet's CSPNeXt layers' torch.cuda.amp.autocast spelling (RTMPose,
+    # RTMO; autocast disabled, so a no-op on the CPU), MMPose's Albumentation transform naming
+    # the non-pixel-level transforms of RTMPose's pipeline (Blur, MedianBlur, CoarseDropout,
+    # which it applies as configured), MMPose's GetBBoxCenterScale reusing a given box centre,
+    # MMEngine's PixelData adding a channel axis, torch.meshgrid called without `indexing` by
+    # MMPose, and Dynamo or torch.fx copying a tensor constant while it
     # traces (with a cold inductor cache).
     Known('Default grid_sample and affine_grid behavior has changed', UserWarning,
           r'mmpose\.models\.heads'),
     Known(r'`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated', FutureWarning,
-          r'mmpose\.models\.task_modules\.assigners'),
+          r'(mmpose\.models\.task_modules\.assigners|mmdet\.models)'),
+    Known('.* is not pixel-level transformations', UserWarning, r'mmpose\.datasets\.transforms'),
     Known('Use the existing "bbox_center" and "bbox_scale"', UserWarning,
           r'mmpose\.datasets\.transforms'),
     Known('The shape of value will convert from', UserWarning, r'mmengine\.structures'),
