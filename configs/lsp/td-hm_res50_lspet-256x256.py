@@ -11,7 +11,7 @@ model = dict(head=dict(out_channels=14))
 lsp = dict(_delete_=True, type='LSPDataset', data_root='data/lspet/', data_mode='topdown')
 train_dataloader = dict(dataset=dict(lsp, indices=3000, pipeline=_base_.train_pipeline))
 val_dataloader = dict(dataset=dict(lsp, indices=list(range(3000, 4000)), test_mode=True,
-                                   pipeline=_base_.test_pipeline))
+                                   pipeline=_base_.val_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='TorsoPCKAccuracy', thr=(0.2, 0.1))
 test_evaluator = val_evaluator
