@@ -62,6 +62,15 @@ def pytest_configure(config) -> None:
 
 # -- runner configs ---------------------------------------------------------------------------
 
+def free_port() -> int:
+    """A TCP port that is free now, picked by the OS, for a process group's master: tests that
+    run at the same time (``pytest -n``) never share one."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 def toy_runner_cfg(work_dir, optim='AUSAMOptimWrapper', ratio=0.5, epochs=3, iters=None, n=32,
                    batch_size=8, score='ausam', num_workers=0, persistent_workers=False,
                    sampler=None, train_cfg=None, checkpoint_interval=1, **kwargs):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import TESTS, toy_runner_cfg
+from conftest import TESTS, free_port, toy_runner_cfg
 
 HERE = TESTS  # ddp_worker.py and the helpers
 
@@ -18,7 +18,7 @@ def run_ddp(work_dir, optim, sync=False, interval=1, **options):
     env = dict(os.environ, OMP_NUM_THREADS='1',
                PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(HERE)]))
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-           '--master_port', str(29500 + os.getpid() % 1000), os.path.join(HERE, 'ddp_worker.py'),
+           '--master_port', str(free_port()), os.path.join(HERE, 'ddp_worker.py'),
            str(work_dir), optim, '1' if sync else '0', str(interval), json.dumps(options)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
@@ -58,7 +58,7 @@ def dist_train(tmp_path, nodes, processes, *flags):
     cfg.pop('experiment_name')
     config = str(tmp_path / 'toy_cfg.py')
     Config(cfg).dump(config)
-    port = str(30500 + os.getpid() % 1000 + nodes)
+    port = str(free_port())
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=HERE, PORT=port, NNODES=str(nodes),
                MASTER_ADDR='127.0.0.1',
                PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ['PATH']]))

@@ -9,6 +9,7 @@ import torch.distributed as dist
 from mmengine.optim import build_optim_wrapper
 
 import toy  # noqa: F401  (registers ToyConvNet)
+from conftest import free_port
 from toy import ToyConvNet, toy_batch
 
 WRAPPERS = ['SAMOptimWrapper', 'AUSAMOptimWrapper', 'ESAMOptimWrapper']
@@ -21,7 +22,7 @@ def gloo():
     if not dist.is_available():
         pytest.skip('torch without distributed support')
     os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
-    os.environ.setdefault('MASTER_PORT', str(29400 + os.getpid() % 500))
+    os.environ.setdefault('MASTER_PORT', str(free_port()))
     dist.init_process_group('gloo', rank=0, world_size=1)
     yield
     dist.destroy_process_group()
