@@ -13,6 +13,8 @@ COMPAT_STAMP := $(COMPAT_VENV)/.installed
 # `make device-rehearsal`: that machine's whole path on this CPU (dev/device_rehearsal.sh).
 # docs/benchmarks.md section 5 has the lent machine's one command.
 KIT := .device-kit
+# the suite runs on this many processes (pytest-xdist); each needs about 1.5 GB of memory
+PYTEST_WORKERS ?= 2
 
 .PHONY: install install-compat test test-compat demo clean device-kit device-rehearsal
 
@@ -26,7 +28,7 @@ install:
 
 test: $(STAMP)
 	$(PY) -m flake8 ausam_mm benchmarks dev tools tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 $(COMPAT_STAMP): dev/install.sh dev/sdist_patches.sh $(COMPAT_LOCK) setup.cfg pyproject.toml
 	LOCK=$(COMPAT_LOCK) VENV=$(COMPAT_VENV) bash dev/install.sh
@@ -38,7 +40,7 @@ install-compat:
 
 # -ra (setup.cfg) prints every skip with its reason
 test-compat: $(COMPAT_STAMP)
-	$(COMPAT_VENV)/bin/python -m pytest -q
+	$(COMPAT_VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS)
 
 device-kit: $(STAMP)
 	$(PY) dev/device_kit.py build --out $(KIT)
