@@ -65,6 +65,9 @@ KNOWN: List[Known] = [
     # is found" line with print(), which no filter reaches; later torch logs it, see below.)
     Known(r"'has_(cuda|cudnn|mps|mkldnn)' is deprecated", UserWarning, r'torch\.overrides'),
     Known('Named tensors and all their associated APIs', UserWarning),
+    # torch 2.1 warns from its own torch/_utils.py when torch.save or DDP's parameter
+    # broadcast touches a tensor's TypedStorage; what is saved and sent is the same.
+    Known('TypedStorage is deprecated', UserWarning, r'torch\._utils'),
     # MMEngine keeps one visualizer per name for the process; a second Runner in the same
     # process (the studies, the demo, the tests) whose config names the same visualizer gets
     # the existing one and a warning. Each run still logs to its own files.
@@ -80,7 +83,7 @@ KNOWN: List[Known] = [
     # MMPose, and Dynamo or torch.fx copying a tensor constant while it
     # traces (with a cold inductor cache).
     Known('Default grid_sample and affine_grid behavior has changed', UserWarning,
-          r'mmpose\.models\.heads'),
+          r'(mmpose\.models\.heads|torch\.nn\.functional)'),  # torch < 2.2: the latter
     Known(r'`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated', FutureWarning,
           r'(mmpose\.models\.task_modules\.assigners|mmdet\.models)'),
     Known('.* is not pixel-level transformations', UserWarning, r'mmpose\.datasets\.transforms'),
