@@ -17,14 +17,16 @@ own training length; no validation, no pretrained weights; data pointed at the s
 where the config's own data is absent.
 """
 import ast
+import glob
 import itertools
 import os
 import os.path as osp
 import re
 import shlex
 import subprocess
+import sys
 import uuid
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple
 
 import numpy as np
 import pytest
@@ -35,7 +37,7 @@ from mmengine.runner import Runner
 
 pytest.importorskip('mmpose')
 pytest.importorskip('mmpretrain')
-from ausam_mm.cli.train import load_config, parse_args  # noqa: E402
+from ausam_mm.cli.train import config_file, load_config, parse_args  # noqa: E402
 from conftest import DATA, LSPET, ROOT  # noqa: E402
 
 DOCS = ('README.md', 'docs/ausam.md', 'docs/pose.md', 'docs/quant.md', 'docs/reliability.md',
@@ -90,22 +92,10 @@ def variants(code: str, base: str) -> List[str]:
     if base == 'mmpretrain':
         instead = {target(s): s for s in INSTEAD.findall(code)}
         statements = [instead.get(target(s), s) for s in statements]
-    groups: Dict[str, List[str]] = {}
+    groups: Dict[str, List[str]] = {}  # by name, in the order of first assignment
     for s in statements:
         groups.setdefault(target(s), []).append(s)
-    choices = [range(len(v)) for v in groups.values()]
-    return [_variant(statements, groups, pick) for pick in itertools.product(*choices)]
-
-
-def _variant(statements: List[str], groups: Dict[str, List[str]], pick) -> str:
-    chosen = {name: options[i] for (name, options), i in zip(groups.items(), pick)}
-    lines, done = [], set()
-    for s in statements:
-        name = target(s)
-        if name not in done:
-            lines.append(chosen[name])
-            done.add(name)
-    return '\n'.join(lines) + '\n'
+    return ['\n'.join(pick) + '\n' for pick in itertools.product(*groups.values())]
 
 
 def image_folder(root) -> str:
@@ -120,7 +110,7 @@ def image_folder(root) -> str:
     return str(root)
 
 
-def samples_for(dataset_type: str, tmp_path) -> Optional[dict]:
+def samples_for(dataset_type: str, tmp_path) -> dict:
     if dataset_type == 'CocoDataset':
         return dict(data_root=osp.join(DATA, 'coco') + '/', ann_file='test_coco.json',
                     data_prefix=dict(img=''))
@@ -143,12 +133,12 @@ def on_samples(dataset: dict, tmp_path) -> None:
     while isinstance(levels[-1].get('dataset'), dict):
         levels.append(levels[-1]['dataset'])
     inner = levels[-1]
-    rooted = [level for level in levels if 'data_root' in level] or [inner]
-    if all(osp.isdir(osp.join(ROOT, level.get('data_root', '/nonexistent'))) for level in rooted):
-        inner['indices'] = 4
-        return
+    inner['indices'] = 4
+    rooted = [level for level in levels if 'data_root' in level]
+    if rooted and all(osp.isdir(osp.join(ROOT, level['data_root'])) for level in rooted):
+        return  # the config's own data (relative to the repository, as its commands run)
     keys = samples_for(inner['type'], tmp_path)
-    for level in rooted:
+    for level in rooted or [inner]:
         level.update(keys)
     if inner['type'].startswith('CIFAR'):  # mmpretrain's CIFAR config, on image files
         inner['type'] = 'CustomDataset'
@@ -157,7 +147,6 @@ def on_samples(dataset: dict, tmp_path) -> None:
                 level.pop(key, None)
             if 'pipeline' in level:
                 level['pipeline'] = [dict(type='LoadImageFromFile')] + list(level['pipeline'])
-    inner['indices'] = 4
 
 
 def no_pretrained(node) -> None:
@@ -237,8 +226,7 @@ def snippet_cases():
 def test_config_snippet_pasted_under_a_real_base_trains(tmp_path, example, base, variant):
     code = variants(example.text, base)[variant]
     cfg = pasted(code, base, tmp_path)
-    plain = Config.fromfile(Config._get_cfg_path(BASES[base], '')[0] if '::' in BASES[base]
-                            else BASES[base])
+    plain = Config.fromfile(config_file(BASES[base]))
     hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
     assert hooks[:len(plain.get('custom_hooks', []))] == [
         h['type'] for h in plain.get('custom_hooks', [])], 'the base\'s hooks are kept'
@@ -264,7 +252,6 @@ def test_python_example_runs_and_its_config_trains(tmp_path, monkeypatch, exampl
 
 
 def test_the_pose_docs_simcc_form_trains_the_first_loss_of_what_ausam_writes(tmp_path):
-    from ausam_mm.cli.train import config_file
     from ausam_mm.engine.convert import to_ausam
     example = next(e for e in WHOLE if 'PerSampleLoss' in e.text and 'simcc' in e.text)
     (tmp_path / 'doc.py').write_text(example.text)
@@ -324,8 +311,7 @@ def command_cases():
 def checkpoint_for(path: str, tmp_path) -> str:
     """``work_dirs/<config name>/epoch_N.pth`` of a command, written by training that config."""
     name = osp.basename(osp.dirname(path))
-    config = next(osp.join(ROOT, 'configs', d, name + '.py') for d in os.listdir(
-        osp.join(ROOT, 'configs')) if osp.isfile(osp.join(ROOT, 'configs', d, name + '.py')))
+    config, = glob.glob(osp.join(ROOT, 'configs', '*', name + '.py'))
     runner = trains(shortened(Config.fromfile(config), tmp_path / name, checkpoint=True))
     return osp.join(runner.work_dir, 'epoch_1.pth')
 
@@ -353,10 +339,10 @@ def train_command(argv: List[str], tmp_path) -> None:
 
 
 def export_command(argv: List[str], tmp_path, capsys) -> None:
-    import sys
-
     from ausam_mm.compat.torch_version import DYNAMO_ONNX_TORCH, has_dynamo_onnx_export
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    tools = osp.join(ROOT, 'tools')  # as `python tools/export_qat.py` runs it: tools/ first
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
     from export_qat import main
     argv = in_tmp(argv, tmp_path)
     if not has_dynamo_onnx_export():  # the compat end: the documented refusal, then skip

@@ -10,6 +10,7 @@ import pytest
 from mmengine.config import Config
 
 pytest.importorskip('mmpose')
+from ausam_mm.cli.train import config_file  # noqa: E402
 from ausam_mm.engine.convert import to_ausam  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
@@ -45,7 +46,7 @@ def unscoped(value):
 @pytest.mark.parametrize('base', [TD_HM, DEMO], ids=['td-hm_res50_coco', 'demo'])
 def test_readme_snippet_pasted_under_a_base_is_what_ausam_writes(tmp_path, base):
     cfg = pasted(tmp_path, base)
-    plain = Config.fromfile(Config._get_cfg_path(base, '')[0] if '::' in base else base)
+    plain = Config.fromfile(config_file(base))
     hooks = [h['type'] for h in cfg.custom_hooks]
     assert hooks == [h['type'] for h in plain.get('custom_hooks', [])] + ['AUSAMHook']
     converted = copy.deepcopy(plain)
@@ -65,7 +66,7 @@ def test_the_pose_docs_explicit_simcc_form_is_what_ausam_writes(tmp_path):
     (tmp_path / 'simcc.py').write_text(snippet)
     explicit = Config.fromfile(str(tmp_path / 'simcc.py'))
     base = re.search(r"_base_ = \['([^']+)'\]", snippet).group(1)
-    converted = Config.fromfile(Config._get_cfg_path(base, '')[0])
+    converted = Config.fromfile(config_file(base))
     to_ausam(converted, ratio=0.5, rho=0.05)
     assert converted.model.head.loss.batch_size == 64  # the loss scale --ausam sets
     for key in ('optim_wrapper', 'custom_hooks', 'train_dataloader', 'model'):

@@ -80,8 +80,8 @@ KNOWN: List[Known] = [
     # the non-pixel-level transforms of RTMPose's pipeline (Blur, MedianBlur, CoarseDropout,
     # which it applies as configured), MMPose's GetBBoxCenterScale reusing a given box centre,
     # MMEngine's PixelData adding a channel axis, torch.meshgrid called without `indexing` by
-    # MMPose, and Dynamo or torch.fx copying a tensor constant while it
-    # traces (with a cold inductor cache).
+    # MMPose, and Dynamo or torch.fx copying a tensor constant while it traces (with a cold
+    # inductor cache).
     Known('Default grid_sample and affine_grid behavior has changed', UserWarning,
           r'(mmpose\.models\.heads|torch\.nn\.functional)'),  # torch < 2.2: the latter
     Known(r'`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated', FutureWarning,
